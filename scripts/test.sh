@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The README's second command (and CI's): the whole test suite.
+# 1. Optimised build with debug info, reference models generated, every test through ctest.
+# 2. ThreadSanitizer build of the concurrent parts (batching, clock), run on their tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+start=$(date +%s)
+
+scripts/build.sh build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBATCHWISE_BUILD_BENCH=ON
+/usr/bin/python3 tools/gen_models.py --out models
+(cd build-test && ctest --output-on-failure -j2 --timeout 600)
+
+scripts/build.sh build-tsan -DBATCHWISE_SANITIZE=thread -DBATCHWISE_BUILD_BENCH=OFF
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+  build-tsan/batchwise_tests --gtest_filter='FakeClock*:Batcher*:*Controller*:MannKendall*'
+
+echo "test.sh: all tests passed in $(( $(date +%s) - start )) s"

@@ -1,0 +1,123 @@
+#include "placement/placer.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace batchwise {
+namespace {
+
+constexpr uint64_t kGiB = 1ull << 30;
+
+ProcessorView Proc(std::string id, std::string kind, double u, double m, double perf,
+                   std::vector<std::string> engines = {"onnx", "torchscript"}) {
+  ProcessorView p;
+  p.id = std::move(id);
+  p.kind = std::move(kind);
+  p.utilization = u;
+  p.memory_utilization = m;
+  p.memory_free_bytes = 8 * kGiB;
+  p.performance = perf;
+  p.max_instances = 4;
+  p.engines = std::move(engines);
+  return p;
+}
+
+ModelRequirements Model(uint64_t bytes = 100 << 20) {
+  ModelRequirements m;
+  m.name = "resnet18";
+  m.memory_bytes = bytes;
+  m.engines = {"torchscript", "onnx", "simulated"};
+  return m;
+}
+
+class PlacerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { placer_ = std::move(Placer::Create({}, &clock_).value()); }
+  FakeClock clock_;
+  std::unique_ptr<Placer> placer_;
+};
+
+TEST(WorkloadTest, FollowsTheDesignFormula) {
+  WorkloadWeights w{0.5, 0.2, 0.3};
+  ProcessorView p = Proc("cpu:0", "cpu", 0.4, 0.5, 25);
+  EXPECT_DOUBLE_EQ(Workload(p, 100, w), 0.5 * 0.4 + 0.2 * 0.5 + 0.3 * 0.75);
+  p.reserved_utilization = 0.9;  // promised load counts until it shows up in u
+  EXPECT_DOUBLE_EQ(Workload(p, 100, w), 0.5 * 0.9 + 0.2 * 0.5 + 0.3 * 0.75);
+  EXPECT_DOUBLE_EQ(Workload(Proc("gpu", "gpu", 0, 0, 100), 100, w), 0.0);
+}
+
+TEST_F(PlacerTest, PicksTheLeastWorkload) {
+  std::vector<ProcessorView> ps = {Proc("cpu:0", "cpu", 0.9, 0.5, 40),
+                                   Proc("cpu:1", "cpu", 0.1, 0.5, 40),
+                                   Proc("sim:a100", "gpu", 0.95, 0.3, 2857, {"simulated"})};
+  PlacementDecision d = placer_->Place(Model(), ps);
+  EXPECT_EQ(d.chosen, "cpu:1");
+  EXPECT_EQ(d.engine, "torchscript");
+  ASSERT_EQ(d.candidates.size(), 3u);
+  EXPECT_LT(d.candidates[1].workload, d.candidates[0].workload);
+  EXPECT_LT(d.candidates[1].workload, d.candidates[2].workload);
+}
+
+TEST_F(PlacerTest, IdleFastProcessorWins) {
+  std::vector<ProcessorView> ps = {Proc("cpu:0", "cpu", 0.0, 0.3, 40),
+                                   Proc("sim:a100", "gpu", 0.0, 0.1, 2857, {"simulated"})};
+  PlacementDecision d = placer_->Place(Model(), ps);
+  EXPECT_EQ(d.chosen, "sim:a100");
+  EXPECT_EQ(d.engine, "simulated");
+}
+
+TEST_F(PlacerTest, ExcludesAndExplainsEachReason) {
+  std::vector<ProcessorView> ps = {Proc("full", "cpu", 0, 0, 40), Proc("maxed", "cpu", 0, 0, 40),
+                                   Proc("npu", "npu", 0, 0, 40), Proc("noengine", "cpu", 0, 0, 40, {}),
+                                   Proc("mine", "cpu", 0, 0, 40)};
+  ps[0].memory_free_bytes = 10 << 20;
+  ps[1].instances = 4;
+  ModelRequirements m = Model();
+  m.allowed_kinds = {"cpu", "gpu"};
+  m.excluded_processors = {"mine"};
+  PlacementDecision d = placer_->Place(m, ps);
+  EXPECT_TRUE(d.chosen.empty());
+  EXPECT_EQ(d.reason, "no processor can take the model");
+  EXPECT_NE(d.candidates[0].excluded.find("cannot hold"), std::string::npos);
+  EXPECT_NE(d.candidates[1].excluded.find("profiled maximum of 4"), std::string::npos);
+  EXPECT_NE(d.candidates[2].excluded.find("does not allow processor kind 'npu'"), std::string::npos);
+  EXPECT_NE(d.candidates[3].excluded.find("no engine"), std::string::npos);
+  EXPECT_EQ(d.candidates[4].excluded, "excluded for this model");
+}
+
+TEST_F(PlacerTest, TiesAreBrokenDeterministically) {
+  // Equal workload: the faster one; equal speed too: the smaller id, whatever the input order.
+  std::vector<ProcessorView> ps = {Proc("cpu:1", "cpu", 0.2, 0.2, 40), Proc("cpu:0", "cpu", 0.2, 0.2, 40)};
+  EXPECT_EQ(placer_->Place(Model(), ps).chosen, "cpu:0");
+  std::swap(ps[0], ps[1]);
+  EXPECT_EQ(placer_->Place(Model(), ps).chosen, "cpu:0");
+}
+
+TEST_F(PlacerTest, DecisionsAreRecordedAndQueryable) {
+  std::vector<ProcessorView> ps = {Proc("cpu:0", "cpu", 0.2, 0.2, 40)};
+  placer_->Place(Model(), ps);
+  clock_.Advance(std::chrono::seconds(1));
+  ModelRequirements other = Model();
+  other.name = "mlp";
+  placer_->Place(other, ps);
+  ASSERT_EQ(placer_->Decisions().size(), 2u);
+  auto mine = placer_->Decisions("mlp");
+  ASSERT_EQ(mine.size(), 1u);
+  nlohmann::json j = mine[0].ToJson();
+  EXPECT_EQ(j["chosen"], "cpu:0");
+  EXPECT_EQ(j["candidates"][0]["processor"], "cpu:0");
+  EXPECT_GT(j["at_ns"].get<int64_t>(), placer_->Decisions()[0].ToJson()["at_ns"].get<int64_t>());
+}
+
+TEST(PlacerCreateTest, RejectsBadWeights) {
+  FakeClock clock;
+  Placer::Options o;
+  o.weights = {-1, 0, 0};
+  EXPECT_FALSE(Placer::Create(o, &clock).ok());
+  o.weights = {0, 0, 0};
+  EXPECT_FALSE(Placer::Create(o, &clock).ok());
+  EXPECT_FALSE(Placer::Create({}, nullptr).ok());
+}
+
+}  // namespace
+}  // namespace batchwise

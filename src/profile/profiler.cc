@@ -1,0 +1,199 @@
+#include "profile/profiler.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <mutex>
+#include <numeric>
+#include <random>
+#include <thread>
+
+namespace batchwise {
+namespace {
+
+using Ms = std::chrono::duration<double, std::milli>;
+using Seconds = std::chrono::duration<double>;
+
+// What the instance threads of one cell report to the measuring thread.
+class CellRecorder {
+ public:
+  void Record(int batch, double latency_ms) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!measuring_) return;
+    samples_ += batch;
+    latencies_.push_back(latency_ms);
+  }
+  void Fail(Status s) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (error_.ok()) error_ = std::move(s);
+  }
+  void StartMeasuring() {
+    std::lock_guard<std::mutex> l(mu_);
+    measuring_ = true;
+  }
+  // Samples and latencies since the last call.
+  std::pair<int64_t, std::vector<double>> TakeWindow() {
+    std::lock_guard<std::mutex> l(mu_);
+    auto out = std::make_pair(samples_, std::move(latencies_));
+    samples_ = 0;
+    latencies_.clear();
+    return out;
+  }
+  Status error() {
+    std::lock_guard<std::mutex> l(mu_);
+    return error_;
+  }
+
+ private:
+  std::mutex mu_;
+  bool measuring_ = false;         // GUARDED_BY(mu_)
+  int64_t samples_ = 0;            // GUARDED_BY(mu_)
+  std::vector<double> latencies_;  // GUARDED_BY(mu_)
+  Status error_;                   // GUARDED_BY(mu_)
+};
+
+void LoopBatches(Engine& engine, int batch, uint32_t seed, Clock& clock, CellRecorder& rec,
+                 std::stop_token stop) {
+  std::vector<Tensor> inputs = MakeRandomBatch(engine.inputs(), batch, seed);
+  while (!stop.stop_requested()) {
+    TimePoint t0 = clock.Now();
+    auto out = engine.Run(inputs);
+    if (!out.ok()) {
+      rec.Fail(out.status());
+      return;
+    }
+    rec.Record(batch, Ms(clock.Now() - t0).count());
+  }
+}
+
+bool Stable(const std::vector<double>& tputs, int n, double pct) {
+  if (static_cast<int>(tputs.size()) < n) return false;
+  auto first = tputs.end() - n;
+  double mean = std::accumulate(first, tputs.end(), 0.0) / n;
+  if (mean <= 0) return false;
+  return std::all_of(first, tputs.end(),
+                     [&](double t) { return std::abs(t - mean) <= mean * pct / 100.0; });
+}
+
+template <typename T>
+void FillRandom(Tensor& t, std::mt19937& rng) {
+  std::uniform_real_distribution<double> dist(-1.0, 1.0);
+  for (T& v : t.mutable_as<T>()) v = static_cast<T>(dist(rng));
+}
+
+}  // namespace
+
+Status Profiler::Validate(const ProfileOptions& o) {
+  if (o.batch_sizes.empty() || o.instance_counts.empty()) {
+    return InvalidArgument("profile needs at least one batch size and one instance count");
+  }
+  for (int b : o.batch_sizes) {
+    if (b < 1) return InvalidArgument("batch sizes must be >= 1");
+  }
+  for (int k : o.instance_counts) {
+    if (k < 1) return InvalidArgument("instance counts must be >= 1");
+  }
+  if (o.window <= Duration::zero() || o.stable_windows < 1 || o.stability_percent <= 0) {
+    return InvalidArgument("window must be > 0, stable_windows >= 1, stability_percent > 0");
+  }
+  return Status::Ok();
+}
+
+Status Profiler::Run(const EngineFactory& factory, const UtilizationProbe& utilization,
+                     const ProgressCallback& progress, PerfTable& table) {
+  BW_RETURN_IF_ERROR(Validate(options_));
+  std::vector<std::unique_ptr<Engine>> engines;
+  ProfileProgress p;
+  p.cells = static_cast<int>(options_.batch_sizes.size() * options_.instance_counts.size());
+  for (int k : options_.instance_counts) {
+    while (static_cast<int>(engines.size()) < k) {
+      BW_ASSIGN_OR_RETURN(auto engine, factory(static_cast<int>(engines.size())));
+      engines.push_back(std::move(engine));
+    }
+    bool too_slow = false;
+    for (int b : options_.batch_sizes) {
+      ++p.cell;
+      p.batch_size = b;
+      p.instances = k;
+      if (progress) progress(p);
+      if (too_slow) continue;
+      BW_ASSIGN_OR_RETURN(PerfCell cell, MeasureCell(engines, k, b, utilization));
+      too_slow = cell.latency_p50_ms > Ms(options_.max_batch_latency).count();
+      table.cells.push_back(cell);
+    }
+  }
+  return Status::Ok();
+}
+
+Result<PerfCell> Profiler::MeasureCell(std::vector<std::unique_ptr<Engine>>& engines,
+                                       int instances, int batch,
+                                       const UtilizationProbe& utilization) {
+  CellRecorder rec;
+  std::vector<std::jthread> workers;
+  for (int i = 0; i < instances; ++i) {
+    workers.emplace_back([&, i](std::stop_token st) {
+      LoopBatches(*engines[i], batch, static_cast<uint32_t>(i + 1), *clock_, rec, st);
+    });
+  }
+  clock_->SleepFor(options_.warmup);
+  rec.TakeWindow();
+  rec.StartMeasuring();
+  TimePoint start = clock_->Now();
+  std::vector<double> tputs;
+  std::vector<std::vector<double>> latencies;
+  while (rec.error().ok()) {
+    TimePoint w0 = clock_->Now();
+    clock_->SleepFor(options_.window);
+    auto [samples, lat] = rec.TakeWindow();
+    tputs.push_back(samples / Seconds(clock_->Now() - w0).count());
+    latencies.push_back(std::move(lat));
+    if (Stable(tputs, options_.stable_windows, options_.stability_percent)) break;
+    if (clock_->Now() - start >= options_.max_cell_duration) break;
+  }
+  for (auto& w : workers) w.request_stop();
+  workers.clear();  // joins
+  BW_RETURN_IF_ERROR(rec.error());
+
+  size_t n = std::min<size_t>(tputs.size(), options_.stable_windows);
+  std::vector<double> lat;
+  for (size_t i = latencies.size() - n; i < latencies.size(); ++i) {
+    lat.insert(lat.end(), latencies[i].begin(), latencies[i].end());
+  }
+  PerfCell cell;
+  cell.batch_size = batch;
+  cell.instances = instances;
+  cell.throughput = std::accumulate(tputs.end() - n, tputs.end(), 0.0) / n;
+  cell.latency_avg_ms = lat.empty() ? 0 : std::accumulate(lat.begin(), lat.end(), 0.0) / lat.size();
+  cell.latency_p50_ms = Percentile(lat, 50);
+  cell.latency_p90_ms = Percentile(lat, 90);
+  cell.latency_p99_ms = Percentile(lat, 99);
+  for (int i = 0; i < instances; ++i) cell.memory_bytes += engines[i]->memory_footprint_bytes();
+  if (utilization) cell.utilization = utilization().value_or(-1);
+  return cell;
+}
+
+std::vector<Tensor> MakeRandomBatch(const std::vector<TensorSpec>& inputs, int batch,
+                                    uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<Tensor> out;
+  for (const auto& spec : inputs) {
+    Shape shape = spec.shape;
+    if (!shape.empty()) shape[0] = batch;
+    for (auto& d : shape) d = std::max<int64_t>(d, 1);
+    Tensor t = Tensor::Allocate(spec.dtype, shape);
+    if (spec.dtype == DataType::kFp32) FillRandom<float>(t, rng);
+    if (spec.dtype == DataType::kFp64) FillRandom<double>(t, rng);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+double Percentile(std::vector<double> samples, double pct) {
+  if (samples.empty()) return 0;
+  size_t rank = static_cast<size_t>(std::ceil(pct / 100.0 * samples.size()));
+  rank = std::clamp<size_t>(rank, 1, samples.size());
+  std::nth_element(samples.begin(), samples.begin() + (rank - 1), samples.end());
+  return samples[rank - 1];
+}
+
+}  // namespace batchwise

@@ -42,6 +42,19 @@ std::string ModelFromCpuinfo() {
   return "";
 }
 
+// MemTotal in bytes, or 0. Preferred over hwloc's NUMA totals, which some sandboxes report
+// differently from /proc/meminfo (what the monitor's memory source reads).
+uint64_t MemTotalBytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  uint64_t kb = 0;
+  while (in >> key >> kb) {
+    if (key == "MemTotal:") return kb * 1024;
+    in.ignore(1 << 12, '\n');
+  }
+  return 0;
+}
+
 std::string ModelName(hwloc_topology_t topo) {
   hwloc_obj_t pkg = hwloc_get_obj_by_type(topo, HWLOC_OBJ_PACKAGE, 0);
   const char* model = pkg ? hwloc_obj_get_info_by_name(pkg, "CPUModel") : nullptr;
@@ -78,7 +91,8 @@ Result<CpuTopology> DiscoverCpuTopology() {
       t.cores.push_back({static_cast<int>(hwloc_get_obj_by_type(topo.get(), HWLOC_OBJ_PU, i)->os_index)});
     }
   }
-  t.memory_bytes = hwloc_get_root_obj(topo.get())->total_memory;
+  t.memory_bytes = MemTotalBytes();
+  if (t.memory_bytes == 0) t.memory_bytes = hwloc_get_root_obj(topo.get())->total_memory;
   return t;
 }
 

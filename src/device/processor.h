@@ -49,10 +49,11 @@ struct CpuTopology {
   std::string model;                    // "AMD EPYC"; "unknown" when neither source has one
   int packages = 1;
   std::vector<std::vector<int>> cores;  // cores[i] = OS ids of core i's PUs
-  uint64_t memory_bytes = 0;            // machine memory
+  uint64_t memory_bytes = 0;            // machine memory (MemTotal; hwloc's if unreadable)
 };
 
-// Reads the topology with hwloc; the model name falls back to /proc/cpuinfo "model name".
+// Reads the topology with hwloc; the model name falls back to /proc/cpuinfo "model name", memory
+// is /proc/meminfo MemTotal (hwloc's NUMA total if that is unreadable).
 Result<CpuTopology> DiscoverCpuTopology();
 
 // Turns a CPU spec (docs/processors.md: "cpu", "cpu:1", "cpu:0-3", "cpu/2", "cpu:*", comma-

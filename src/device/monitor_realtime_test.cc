@@ -1,12 +1,11 @@
 // The one test that runs on real time: it checks per-partition accuracy on this machine by
 // burning one core. Named RealTime* so it can be filtered (--gtest_filter=-RealTime*).
+#include <gtest/gtest.h>
 #include <pthread.h>
 #include <sched.h>
 
 #include <atomic>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "device/monitor.h"
 
@@ -28,6 +27,46 @@ double Utilization(const HardwareMonitor& m, const std::string& id) {
   return s.ok() ? s->utilization : -1;
 }
 
+// Utilisation of `id` over the next `d` of real time.
+double IdleCheck(HardwareMonitor& m, Clock& clock, const std::string& id, Duration d) {
+  m.SampleOnce();
+  clock.SleepFor(d);
+  m.SampleOnce();
+  return Utilization(m, id);
+}
+
+struct BurnResult {
+  bool quiet_around = false;  // core 0 under 0.5 busy just before and just after the burn
+  double busy = -1;           // cpu:1 during the burn
+  double idle = -1;           // cpu:0 during the burn
+};
+
+// Burns core 1 for 1 s with a pinned thread and reads both cores over exactly that second.
+BurnResult BurnCoreOne(HardwareMonitor& m, Clock& clock, const std::vector<int>& core1_pus) {
+  BurnResult r;
+  const bool quiet_before = IdleCheck(m, clock, "cpu:0", milliseconds(300)) < 0.5;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> pinned{false};
+  m.SampleOnce();
+  std::jthread burner([&] {
+    pinned = PinCurrentThread(core1_pus);
+    while (!stop.load(std::memory_order_relaxed)) {
+    }
+  });
+  clock.SleepFor(milliseconds(1000));
+  m.SampleOnce();
+  stop = true;
+  burner.join();
+  EXPECT_TRUE(pinned) << "could not pin the burner to core 1";
+  r.busy = Utilization(m, "cpu:1");
+  r.idle = Utilization(m, "cpu:0");
+  r.quiet_around = quiet_before && IdleCheck(m, clock, "cpu:0", milliseconds(300)) < 0.5;
+  return r;
+}
+
+// Other processes share this machine, so core 0 may get busy for reasons of its own. An attempt
+// counts only if core 0 was quiet just before and just after the burn; a monitor that read the
+// whole machine instead of the partition would show cpu:0 near 0.5 in such an attempt and fail.
 TEST(RealTimeCpuPartitionTest, BusyCoreReadsHighWhileIdleCoreStaysLow) {
   auto topology = DiscoverCpuTopology();
   ASSERT_TRUE(topology.ok()) << topology.status();
@@ -40,29 +79,16 @@ TEST(RealTimeCpuPartitionTest, BusyCoreReadsHighWhileIdleCoreStaysLow) {
   auto monitor = CreateMonitorFor(options, clock, *cpus);
   ASSERT_TRUE(monitor.ok()) << monitor.status();
 
-  clock.SleepFor(milliseconds(300));
-  (*monitor)->SampleOnce();
-  const double before = Utilization(**monitor, "cpu:0");
-  if (before > 0.5) GTEST_SKIP() << "core 0 already " << before << " busy: machine not quiet";
-
-  std::atomic<bool> stop{false};
-  std::atomic<bool> pinned{false};
-  std::jthread burner([&] {
-    pinned = PinCurrentThread((*cpus)[1].cores);
-    while (!stop.load(std::memory_order_relaxed)) {
-    }
-  });
-  clock.SleepFor(milliseconds(1000));
-  (*monitor)->SampleOnce();
-  stop = true;
-  burner.join();
-  ASSERT_TRUE(pinned) << "could not pin the burner to core 1";
-  const double busy = Utilization(**monitor, "cpu:1");
-  const double idle = Utilization(**monitor, "cpu:0");
-  RecordProperty("cpu1_utilization", std::to_string(busy));
-  RecordProperty("cpu0_utilization", std::to_string(idle));
-  EXPECT_GT(busy, 0.8);
-  EXPECT_LT(idle, 0.5);
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    BurnResult r = BurnCoreOne(**monitor, clock, (*cpus)[1].cores);
+    if (!r.quiet_around) continue;
+    RecordProperty("cpu1_utilization", std::to_string(r.busy));
+    RecordProperty("cpu0_utilization", std::to_string(r.idle));
+    EXPECT_GT(r.busy, 0.8);
+    EXPECT_LT(r.idle, 0.5);
+    return;
+  }
+  GTEST_SKIP() << "core 0 was busy with other work around every attempt: machine not quiet";
 }
 
 }  // namespace

@@ -88,7 +88,8 @@ Result<CpuTopology> DiscoverCpuTopology() {
   if (t.cores.empty()) {  // no core objects (some VMs): one core per PU
     int n_pus = hwloc_get_nbobjs_by_type(topo.get(), HWLOC_OBJ_PU);
     for (int i = 0; i < n_pus; ++i) {
-      t.cores.push_back({static_cast<int>(hwloc_get_obj_by_type(topo.get(), HWLOC_OBJ_PU, i)->os_index)});
+      t.cores.push_back(
+          {static_cast<int>(hwloc_get_obj_by_type(topo.get(), HWLOC_OBJ_PU, i)->os_index)});
     }
   }
   t.memory_bytes = MemTotalBytes();

@@ -25,7 +25,7 @@ struct DiscoveryOptions {
 };
 
 struct DiscoveredProcessors {
-  std::vector<Processor> processors;  // CPU ones first, then GPUs, then simulated
+  std::vector<Processor> processors;        // CPU ones first, then GPUs, then simulated
   std::shared_ptr<const NvmlLibrary> nvml;  // null when no GPU is offered
   std::string gpu_note;  // why no GPU is offered ("cannot load libnvidia-ml.so.1 ..."), or empty
 };

@@ -76,13 +76,14 @@ std::string Render(const std::vector<Row>& rows) {
 }  // namespace
 
 json ToJson(const Processor& p) {
-  json j = {{"id", p.id},         {"kind", ProcessorKindName(p.kind)},
-            {"simulated", p.simulated}, {"cores", p.cores},
-            {"memory_bytes", p.memory_bytes}, {"signature", p.signature},
+  json j = {{"id", p.id},       {"kind", ProcessorKindName(p.kind)}, {"simulated", p.simulated},
+            {"cores", p.cores}, {"memory_bytes", p.memory_bytes},    {"signature", p.signature},
             {"model", p.model}};
   if (p.gpu_index >= 0) j["gpu_index"] = p.gpu_index;
-  if (p.table) j["table"] = {{"processor", p.table->processor_id}, {"model", p.table->model_name},
-                             {"source", p.table->source}};
+  if (p.table)
+    j["table"] = {{"processor", p.table->processor_id},
+                  {"model", p.table->model_name},
+                  {"source", p.table->source}};
   return j;
 }
 

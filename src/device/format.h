@@ -4,10 +4,9 @@
 // Pure functions over values: safe from any thread.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "device/monitor.h"
 #include "device/processor.h"

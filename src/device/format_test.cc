@@ -1,8 +1,8 @@
 #include "device/format.h"
 
-#include <sstream>
-
 #include <gtest/gtest.h>
+
+#include <sstream>
 
 namespace batchwise {
 namespace {
@@ -48,8 +48,10 @@ TEST(FormatProcessorTableTest, ColumnsAlign) {
   for (const char* column : {"KIND", "SIM", "CORES", "MEMORY", "UTIL", "MEM-UTIL", "MODEL"}) {
     size_t at = lines[0].find(column);
     ASSERT_NE(at, std::string::npos);
-    for (size_t i = 1; i < lines.size(); ++i) EXPECT_NE(lines[i][at], ' ') << column << " row " << i;
-    for (size_t i = 1; i < lines.size(); ++i) EXPECT_EQ(lines[i][at - 1], ' ') << column << " row " << i;
+    for (size_t i = 1; i < lines.size(); ++i)
+      EXPECT_NE(lines[i][at], ' ') << column << " row " << i;
+    for (size_t i = 1; i < lines.size(); ++i)
+      EXPECT_EQ(lines[i][at - 1], ' ') << column << " row " << i;
   }
   EXPECT_NE(lines[1].find("0-3,8"), std::string::npos) << lines[1];
   EXPECT_NE(lines[1].find("12.5%"), std::string::npos) << lines[1];

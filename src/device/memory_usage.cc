@@ -1,8 +1,8 @@
 #include "device/memory_usage.h"
 
 #include <filesystem>
-#include <limits>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 namespace batchwise {
@@ -26,7 +26,8 @@ CgroupPath ParseProcCgroup(std::istream& in) {
     if (a == std::string::npos || b == std::string::npos) continue;
     std::string controllers = "," + line.substr(a + 1, b - a - 1) + ",";
     std::string path = line.substr(b + 1);
-    if (controllers.find(",memory,") != std::string::npos) return {MemorySourceKind::kCgroupV1, path};
+    if (controllers.find(",memory,") != std::string::npos)
+      return {MemorySourceKind::kCgroupV1, path};
     if (line.starts_with("0::")) v2 = {MemorySourceKind::kCgroupV2, path};
   }
   return v2;
@@ -110,9 +111,12 @@ Result<uint64_t> V1Limit(const fs::path& dir, uint64_t threshold) {
 
 std::string_view MemorySourceKindName(MemorySourceKind kind) {
   switch (kind) {
-    case MemorySourceKind::kCgroupV2: return "cgroup-v2";
-    case MemorySourceKind::kCgroupV1: return "cgroup-v1";
-    case MemorySourceKind::kMeminfo: return "meminfo";
+    case MemorySourceKind::kCgroupV2:
+      return "cgroup-v2";
+    case MemorySourceKind::kCgroupV1:
+      return "cgroup-v1";
+    case MemorySourceKind::kMeminfo:
+      return "meminfo";
   }
   return "unknown";
 }
@@ -122,7 +126,8 @@ Result<MemoryUsage> MemoryReader::ReadCgroup() const {
   CgroupPath cg = ParseProcCgroup(in);
   if (cg.kind == MemorySourceKind::kMeminfo) return NotFound("in no memory cgroup");
   const bool v2 = cg.kind == MemorySourceKind::kCgroupV2;
-  const fs::path mount = v2 ? fs::path(options_.cgroup_root) : fs::path(options_.cgroup_root) / "memory";
+  const fs::path mount =
+      v2 ? fs::path(options_.cgroup_root) : fs::path(options_.cgroup_root) / "memory";
   const fs::path dir = CgroupDir(mount, cg.path);
   const uint64_t t = options_.no_limit_threshold_bytes;
   BW_ASSIGN_OR_RETURN(uint64_t limit, v2 ? V2Limit(mount, dir, t) : V1Limit(dir, t));

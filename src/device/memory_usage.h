@@ -13,7 +13,8 @@
 namespace batchwise {
 
 enum class MemorySourceKind { kCgroupV2, kCgroupV1, kMeminfo };
-std::string_view MemorySourceKindName(MemorySourceKind kind);  // "cgroup-v2", "cgroup-v1", "meminfo"
+std::string_view MemorySourceKindName(
+    MemorySourceKind kind);  // "cgroup-v2", "cgroup-v1", "meminfo"
 
 struct MemoryUsage {
   MemorySourceKind source = MemorySourceKind::kMeminfo;

@@ -29,7 +29,8 @@ void WriteHybridV1(FakeFileTree& tree, const std::string& limit) {
   tree.Write("cgroup/memory/jobs/a1/memory.usage_in_bytes", std::to_string(3 * kGiB) + "\n");
   tree.Write("cgroup/memory/jobs/a1/memory.stat",
              "cache 5\ninactive_file 7\nhierarchical_memory_limit 9223372036854771712\n"
-             "total_inactive_file " + std::to_string(kGiB) + "\n");
+             "total_inactive_file " +
+                 std::to_string(kGiB) + "\n");
 }
 
 TEST(MemoryReaderTest, CgroupV1LimitAndWorkingSet) {

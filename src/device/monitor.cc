@@ -130,9 +130,11 @@ uint64_t HardwareMonitor::rounds() const {
   return rounds_;
 }
 
-Result<std::unique_ptr<HardwareMonitor>> CreateMonitorFor(
-    const HardwareMonitor::Options& options, Clock& clock, const std::vector<Processor>& processors,
-    const HostPaths& paths, std::shared_ptr<const NvmlLibrary> nvml) {
+Result<std::unique_ptr<HardwareMonitor>> CreateMonitorFor(const HardwareMonitor::Options& options,
+                                                          Clock& clock,
+                                                          const std::vector<Processor>& processors,
+                                                          const HostPaths& paths,
+                                                          std::shared_ptr<const NvmlLibrary> nvml) {
   std::vector<HardwareMonitor::Source> sources;
   for (const Processor& p : processors) {
     BW_ASSIGN_OR_RETURN(auto source, NewStateSourceFor(p, paths, nvml));

@@ -1,5 +1,6 @@
-// HardwareMonitor: samples every processor's utilisation and memory utilisation on a period, smooths
-// them (device/smoothing.h) and serves the latest state of all processors (DESIGN.md step S2).
+// HardwareMonitor: samples every processor's utilisation and memory utilisation on a period,
+// smooths them (device/smoothing.h) and serves the latest state of all processors (DESIGN.md step
+// S2).
 //
 // Thread-safe: Snapshot()/State() may be called from any thread while the sampling thread runs.
 // The monitor owns its sources and its sampling thread (a std::jthread started by Start(), stopped
@@ -104,9 +105,9 @@ class HardwareMonitor {
   std::vector<ProcessorState> states_;  // guarded by mu_
   uint64_t rounds_ = 0;                 // guarded by mu_
 
-  std::mutex wait_mu_;              // pairs with wake_ for the sampling thread's sleeps
-  std::condition_variable wake_;    // notified when a stop is requested
-  std::jthread thread_;             // last member: stopped and joined before the rest is destroyed
+  std::mutex wait_mu_;            // pairs with wake_ for the sampling thread's sleeps
+  std::condition_variable wake_;  // notified when a stop is requested
+  std::jthread thread_;           // last member: stopped and joined before the rest is destroyed
 };
 
 // A monitor over `processors` with each one's source by kind (device/state_source.h).

@@ -1,9 +1,9 @@
 #include "device/monitor.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "device/simulated.h"
 #include "device/testing/fake_files.h"

@@ -47,7 +47,8 @@ Result<CpuTicks> CpuUsageMeter::SumTicks() const {
   CpuTicks sum;
   for (int pu : pus_) {
     auto it = all.find(pu);
-    if (it == all.end()) return NotFound("cpu" + std::to_string(pu) + " not in " + proc_root_ + "/stat");
+    if (it == all.end())
+      return NotFound("cpu" + std::to_string(pu) + " not in " + proc_root_ + "/stat");
     sum.busy += it->second.busy;
     sum.total += it->second.total;
   }

@@ -56,7 +56,7 @@ std::vector<CoreRange> SplitEvenly(int n, int parts) {
 
 // One spec item → (id, core range) pairs; "cpu" is the whole CPU with id "cpu".
 Result<std::vector<std::pair<std::string, CoreRange>>> ParseItem(std::string_view item,
-                                                                  int n_cores) {
+                                                                 int n_cores) {
   std::vector<std::pair<std::string, CoreRange>> out;
   CoreRange all{0, n_cores - 1};
   if (item == "cpu") {
@@ -113,9 +113,12 @@ Status ClaimCores(CoreRange r, std::set<int>& taken, std::string_view spec) {
 
 std::string_view ProcessorKindName(ProcessorKind kind) {
   switch (kind) {
-    case ProcessorKind::kCpu: return "cpu";
-    case ProcessorKind::kGpu: return "gpu";
-    case ProcessorKind::kNpu: return "npu";
+    case ProcessorKind::kCpu:
+      return "cpu";
+    case ProcessorKind::kGpu:
+      return "gpu";
+    case ProcessorKind::kNpu:
+      return "npu";
   }
   return "unknown";
 }
@@ -144,7 +147,8 @@ Result<std::vector<Processor>> MakeCpuProcessors(const CpuTopology& topology,
     size_t comma = std::min(spec.find(',', start), spec.size());
     std::string_view item = Trim(spec.substr(start, comma - start));
     start = comma + 1;
-    if (item.empty()) return InvalidArgument("cpu spec '" + std::string(spec) + "' has an empty item");
+    if (item.empty())
+      return InvalidArgument("cpu spec '" + std::string(spec) + "' has an empty item");
     BW_ASSIGN_OR_RETURN(auto parts, ParseItem(item, n_cores));
     for (auto& [id, range] : parts) {
       BW_RETURN_IF_ERROR(ClaimCores(range, taken, spec));

@@ -46,7 +46,7 @@ struct Processor {
 // What hwloc (or a test) says about the CPU: its model name, its cores in logical order, and the
 // logical PUs (hardware threads, OS numbering) of each core.
 struct CpuTopology {
-  std::string model;                    // "AMD EPYC"; "unknown" when neither source has one
+  std::string model;  // "AMD EPYC"; "unknown" when neither source has one
   int packages = 1;
   std::vector<std::vector<int>> cores;  // cores[i] = OS ids of core i's PUs
   uint64_t memory_bytes = 0;            // machine memory (MemTotal; hwloc's if unreadable)

@@ -42,8 +42,7 @@ INSTANTIATE_TEST_SUITE_P(
     Specs, CpuSpecTest,
     ::testing::Values(
         SpecCase{"cpu", {"cpu"}, {{0, 4, 1, 5, 2, 6, 3, 7}}},
-        SpecCase{"cpu:1", {"cpu:1"}, {{1, 5}}},
-        SpecCase{"cpu:1-2", {"cpu:1-2"}, {{1, 5, 2, 6}}},
+        SpecCase{"cpu:1", {"cpu:1"}, {{1, 5}}}, SpecCase{"cpu:1-2", {"cpu:1-2"}, {{1, 5, 2, 6}}},
         SpecCase{"cpu/2", {"cpu:0-1", "cpu:2-3"}, {{0, 4, 1, 5}, {2, 6, 3, 7}}},
         SpecCase{"cpu/3", {"cpu:0-1", "cpu:2", "cpu:3"}, {{0, 4, 1, 5}, {2, 6}, {3, 7}}},
         SpecCase{"cpu/1", {"cpu:0-3"}, {{0, 4, 1, 5, 2, 6, 3, 7}}},
@@ -60,8 +59,8 @@ TEST_P(BadCpuSpecTest, IsInvalidArgument) {
 
 INSTANTIATE_TEST_SUITE_P(Specs, BadCpuSpecTest,
                          ::testing::Values("", "gpu", "cpu:4", "cpu:1-0", "cpu:x", "cpu:-1",
-                                           "cpu/0", "cpu/5", "cpu,cpu:0", "cpu:0,cpu:0-1",
-                                           "cpu:0,", "cpu/2x"));
+                                           "cpu/0", "cpu/5", "cpu,cpu:0", "cpu:0,cpu:0-1", "cpu:0,",
+                                           "cpu/2x"));
 
 TEST(CpuSpecTest, SignatureNamesModelCoresAndMemory) {
   auto got = MakeCpuProcessors(FourCoresTwoThreads(), "cpu:0,cpu:1");

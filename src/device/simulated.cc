@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 namespace batchwise {
@@ -36,7 +35,8 @@ std::string CellsHash(const PerfTable& table) {
 bool ValidName(const std::string& name) {
   if (name.empty()) return false;
   for (char c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
+      return false;
   }
   return true;
 }
@@ -44,7 +44,8 @@ bool ValidName(const std::string& name) {
 // "table": {"json": "x.json"} or {"csv": "y.csv", "processor": "a100-80gb"}.
 Result<PerfTable> LoadTable(const json& spec, const fs::path& dir) {
   if (!spec.is_object()) return InvalidArgument("'table' must be an object");
-  if (spec.contains("json")) return PerfTable::Load((dir / spec.at("json").get<std::string>()).string());
+  if (spec.contains("json"))
+    return PerfTable::Load((dir / spec.at("json").get<std::string>()).string());
   if (spec.contains("csv")) {
     if (!spec.contains("processor")) return InvalidArgument("a 'csv' table needs 'processor'");
     return PerfTable::FromPublishedCsv((dir / spec.at("csv").get<std::string>()).string(),
@@ -55,13 +56,15 @@ Result<PerfTable> LoadTable(const json& spec, const fs::path& dir) {
 
 Result<uint64_t> MemoryBytes(const json& j) {
   if (j.contains("memory_bytes")) return j.at("memory_bytes").get<uint64_t>();
-  if (j.contains("memory_gib")) return static_cast<uint64_t>(j.at("memory_gib").get<double>() * (1ull << 30));
+  if (j.contains("memory_gib"))
+    return static_cast<uint64_t>(j.at("memory_gib").get<double>() * (1ull << 30));
   return InvalidArgument("needs 'memory_bytes' or 'memory_gib'");
 }
 
 Result<Processor> ParseOne(const json& j, const fs::path& dir) {
   std::string name = j.value("name", "");
-  if (!ValidName(name)) return InvalidArgument("'name' must be non-empty [A-Za-z0-9._-], got '" + name + "'");
+  if (!ValidName(name))
+    return InvalidArgument("'name' must be non-empty [A-Za-z0-9._-], got '" + name + "'");
   Processor p;
   p.id = "sim:" + name;
   p.simulated = true;
@@ -69,7 +72,9 @@ Result<Processor> ParseOne(const json& j, const fs::path& dir) {
   if (!kind.ok()) return kind.status().WithContext(p.id);
   p.kind = *kind;
   auto memory = MemoryBytes(j);
-  if (!memory.ok() || *memory == 0) return InvalidArgument(p.id + ": needs a positive memory size ('memory_bytes' or 'memory_gib')");
+  if (!memory.ok() || *memory == 0)
+    return InvalidArgument(p.id +
+                           ": needs a positive memory size ('memory_bytes' or 'memory_gib')");
   p.memory_bytes = *memory;
   auto table = LoadTable(j.value("table", json()), dir);
   if (!table.ok()) return table.status().WithContext(p.id);

@@ -36,8 +36,8 @@ class SimulatedLoad {
  private:
   const uint64_t memory_bytes_;
   mutable std::mutex mu_;
-  Duration busy_total_{0};   // guarded by mu_
-  uint64_t reserved_ = 0;    // guarded by mu_
+  Duration busy_total_{0};  // guarded by mu_
+  uint64_t reserved_ = 0;   // guarded by mu_
 };
 
 // Reads a declaration file (format "batchwise.simulated_processors/1"). Table paths are relative

@@ -10,7 +10,8 @@ namespace {
 using testing::FakeFileTree;
 
 const std::string kShipped = std::string(BATCHWISE_SOURCE_DIR) + "/data/processors/simulated.json";
-const std::string kCsv = std::string(BATCHWISE_SOURCE_DIR) + "/data/tables/resnet50_gpu_published.csv";
+const std::string kCsv =
+    std::string(BATCHWISE_SOURCE_DIR) + "/data/tables/resnet50_gpu_published.csv";
 
 TEST(LoadSimulatedProcessorsTest, ShippedDeclarationHasAGpuAndAnNpu) {
   auto got = LoadSimulatedProcessors(kShipped);
@@ -51,8 +52,9 @@ class BadDeclarationTest : public ::testing::TestWithParam<BadDeclaration> {};
 
 TEST_P(BadDeclarationTest, IsRejectedWithAClearStatus) {
   FakeFileTree tree;
-  tree.Write("t.csv", "processor,batch_size,throughput,latency_avg_ms,latency_p90_ms,latency_p99_ms\n"
-                      "x,1,100,10,11,12\n");
+  tree.Write("t.csv",
+             "processor,batch_size,throughput,latency_avg_ms,latency_p90_ms,latency_p99_ms\n"
+             "x,1,100,10,11,12\n");
   tree.Write("d.json", GetParam().body);
   auto got = LoadSimulatedProcessors(tree.Path("d.json"));
   ASSERT_FALSE(got.ok());
@@ -70,25 +72,30 @@ INSTANTIATE_TEST_SUITE_P(
                        StatusCode::kInvalidArgument},
         BadDeclaration{"no_name", kHead + R"({"kind": "gpu", "memory_gib": 1, )" + kTable + "}]}",
                        StatusCode::kInvalidArgument},
-        BadDeclaration{"bad_kind", kHead + R"({"name": "a", "kind": "tpu", "memory_gib": 1, )" +
-                                      kTable + "}]}",
+        BadDeclaration{"bad_kind",
+                       kHead + R"({"name": "a", "kind": "tpu", "memory_gib": 1, )" + kTable + "}]}",
                        StatusCode::kInvalidArgument},
         BadDeclaration{"no_memory", kHead + R"({"name": "a", "kind": "gpu", )" + kTable + "}]}",
                        StatusCode::kInvalidArgument},
-        BadDeclaration{"missing_table_file",
-                       kHead + R"({"name": "a", "kind": "gpu", "memory_gib": 1, "table": {"json": "nope.json"}}]})",
-                       StatusCode::kNotFound},
-        BadDeclaration{"unknown_csv_processor",
-                       kHead + R"({"name": "a", "kind": "gpu", "memory_gib": 1, "table": {"csv": "t.csv", "processor": "y"}}]})",
-                       StatusCode::kNotFound},
-        BadDeclaration{"duplicate", kHead + R"({"name": "a", "kind": "gpu", "memory_gib": 1, )" +
-                                       kTable + R"(}, {"name": "a", "kind": "npu", "memory_gib": 1, )" +
-                                       kTable + "}]}",
+        BadDeclaration{
+            "missing_table_file",
+            kHead +
+                R"({"name": "a", "kind": "gpu", "memory_gib": 1, "table": {"json": "nope.json"}}]})",
+            StatusCode::kNotFound},
+        BadDeclaration{
+            "unknown_csv_processor",
+            kHead +
+                R"({"name": "a", "kind": "gpu", "memory_gib": 1, "table": {"csv": "t.csv", "processor": "y"}}]})",
+            StatusCode::kNotFound},
+        BadDeclaration{"duplicate",
+                       kHead + R"({"name": "a", "kind": "gpu", "memory_gib": 1, )" + kTable +
+                           R"(}, {"name": "a", "kind": "npu", "memory_gib": 1, )" + kTable + "}]}",
                        StatusCode::kAlreadyExists}),
     [](const auto& info) { return info.param.label; });
 
 TEST(LoadSimulatedProcessorsTest, MissingFileIsNotFound) {
-  EXPECT_EQ(LoadSimulatedProcessors("/nonexistent/sim.json").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(LoadSimulatedProcessors("/nonexistent/sim.json").status().code(),
+            StatusCode::kNotFound);
 }
 
 TEST(SimulatedLoadTest, ReserveRespectsCapacityAndReleaseClamps) {

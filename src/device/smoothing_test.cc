@@ -1,8 +1,8 @@
 #include "device/smoothing.h"
 
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 namespace batchwise {
 namespace {

@@ -84,7 +84,8 @@ class GpuStateSource final : public StateSource {
 
 class SimulatedStateSource final : public StateSource {
  public:
-  explicit SimulatedStateSource(std::shared_ptr<const SimulatedLoad> load) : load_(std::move(load)) {}
+  explicit SimulatedStateSource(std::shared_ptr<const SimulatedLoad> load)
+      : load_(std::move(load)) {}
 
   RawState Read(TimePoint now) override {
     RawState s;

@@ -2,7 +2,8 @@
 // smooths them (device/smoothing.h) and serves the latest state of all processors (DESIGN.md step
 // S2).
 //
-// Thread-safe: Snapshot()/State() may be called from any thread while the sampling thread runs.
+// Thread-safe: Snapshot(), State(), rounds() and SampleOnce() may be called from any thread while
+// the sampling thread runs; Start() and Stop() belong to the owner's thread.
 // The monitor owns its sources and its sampling thread (a std::jthread started by Start(), stopped
 // and joined by Stop() or the destructor). The Clock must outlive the monitor.
 #pragma once

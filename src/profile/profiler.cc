@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
 #include <mutex>
 #include <numeric>
 #include <random>
@@ -14,30 +15,43 @@ namespace {
 using Ms = std::chrono::duration<double, std::milli>;
 using Seconds = std::chrono::duration<double>;
 
-// What the instance threads of one cell report to the measuring thread.
+// Batch completions reported by the instance threads of one cell, stamped with the clock.
 class CellRecorder {
  public:
-  void Record(int batch, double latency_ms) {
+  struct Completion {
+    TimePoint end;
+    int batch;
+    double latency_ms;
+  };
+  void Record(Completion c) {
     std::lock_guard<std::mutex> l(mu_);
-    if (!measuring_) return;
-    samples_ += batch;
-    latencies_.push_back(latency_ms);
+    done_.push_back(c);
   }
   void Fail(Status s) {
-    std::lock_guard<std::mutex> l(mu_);
-    if (error_.ok()) error_ = std::move(s);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (error_.ok()) error_ = std::move(s);
+    }
+    failed_.notify_all();
   }
-  void StartMeasuring() {
-    std::lock_guard<std::mutex> l(mu_);
-    measuring_ = true;
+  // Sleeps on `clock` until `deadline`, or until an instance fails; returns false on failure.
+  bool SleepUntil(Clock& clock, TimePoint deadline) {
+    std::unique_lock<std::mutex> l(mu_);
+    while (error_.ok() && !clock.WaitUntil(l, failed_, deadline)) {
+    }
+    return error_.ok();
   }
-  // Samples and latencies since the last call.
-  std::pair<int64_t, std::vector<double>> TakeWindow() {
+  // Samples and latencies of the batches that completed in [from, to).
+  std::pair<int64_t, std::vector<double>> Window(TimePoint from, TimePoint to) {
     std::lock_guard<std::mutex> l(mu_);
-    auto out = std::make_pair(samples_, std::move(latencies_));
-    samples_ = 0;
-    latencies_.clear();
-    return out;
+    int64_t samples = 0;
+    std::vector<double> lat;
+    for (const auto& c : done_) {
+      if (c.end < from || c.end >= to) continue;
+      samples += c.batch;
+      lat.push_back(c.latency_ms);
+    }
+    return {samples, std::move(lat)};
   }
   Status error() {
     std::lock_guard<std::mutex> l(mu_);
@@ -46,10 +60,9 @@ class CellRecorder {
 
  private:
   std::mutex mu_;
-  bool measuring_ = false;         // GUARDED_BY(mu_)
-  int64_t samples_ = 0;            // GUARDED_BY(mu_)
-  std::vector<double> latencies_;  // GUARDED_BY(mu_)
-  Status error_;                   // GUARDED_BY(mu_)
+  std::condition_variable failed_;
+  std::vector<Completion> done_;  // GUARDED_BY(mu_)
+  Status error_;                  // GUARDED_BY(mu_)
 };
 
 void LoopBatches(Engine& engine, int batch, uint32_t seed, Clock& clock, CellRecorder& rec,
@@ -62,7 +75,8 @@ void LoopBatches(Engine& engine, int batch, uint32_t seed, Clock& clock, CellRec
       rec.Fail(out.status());
       return;
     }
-    rec.Record(batch, Ms(clock.Now() - t0).count());
+    TimePoint t1 = clock.Now();
+    rec.Record({t1, batch, Ms(t1 - t0).count()});
   }
 }
 
@@ -135,34 +149,32 @@ Result<PerfCell> Profiler::MeasureCell(std::vector<std::unique_ptr<Engine>>& eng
       LoopBatches(*engines[i], batch, static_cast<uint32_t>(i + 1), *clock_, rec, st);
     });
   }
-  clock_->SleepFor(options_.warmup);
-  rec.TakeWindow();
-  rec.StartMeasuring();
-  TimePoint start = clock_->Now();
+  // Windows are fixed slices of time after the warm-up; a batch belongs to the window in which
+  // it completed, so no batch is counted twice or lost between windows.
+  const TimePoint start = clock_->Now() + options_.warmup;
   std::vector<double> tputs;
-  std::vector<std::vector<double>> latencies;
-  while (rec.error().ok()) {
-    TimePoint w0 = clock_->Now();
-    clock_->SleepFor(options_.window);
-    auto [samples, lat] = rec.TakeWindow();
-    tputs.push_back(samples / Seconds(clock_->Now() - w0).count());
-    latencies.push_back(std::move(lat));
+  int windows = 0;
+  for (;;) {
+    TimePoint from = start + options_.window * windows;
+    TimePoint to = from + options_.window;
+    if (!rec.SleepUntil(*clock_, to)) break;
+    ++windows;
+    tputs.push_back(rec.Window(from, to).first / Seconds(options_.window).count());
     if (Stable(tputs, options_.stable_windows, options_.stability_percent)) break;
-    if (clock_->Now() - start >= options_.max_cell_duration) break;
+    if (to - start >= options_.max_cell_duration) break;
   }
   for (auto& w : workers) w.request_stop();
   workers.clear();  // joins
   BW_RETURN_IF_ERROR(rec.error());
 
-  size_t n = std::min<size_t>(tputs.size(), options_.stable_windows);
-  std::vector<double> lat;
-  for (size_t i = latencies.size() - n; i < latencies.size(); ++i) {
-    lat.insert(lat.end(), latencies[i].begin(), latencies[i].end());
-  }
+  // The cell's numbers come from the last `stable_windows` windows taken together.
+  int n = std::min(windows, options_.stable_windows);
+  TimePoint span_from = start + options_.window * (windows - n);
+  auto [samples, lat] = rec.Window(span_from, start + options_.window * windows);
   PerfCell cell;
   cell.batch_size = batch;
   cell.instances = instances;
-  cell.throughput = std::accumulate(tputs.end() - n, tputs.end(), 0.0) / n;
+  cell.throughput = samples / Seconds(options_.window * n).count();
   cell.latency_avg_ms = lat.empty() ? 0 : std::accumulate(lat.begin(), lat.end(), 0.0) / lat.size();
   cell.latency_p50_ms = Percentile(lat, 50);
   cell.latency_p90_ms = Percentile(lat, 90);

@@ -120,8 +120,9 @@ class AimdController final : public ControllerBase {
 //  6. Settle (S406): once the window is full and shows no significant trend (the additive search
 //     stopped moving one way: it oscillates around the boundary, or sits at a limit), settle on
 //     the largest size in the window whose latency keeps the target and whose throughput meets the
-//     requirement. Latency comes from a line fitted through every batch since the last re-open,
-//     and "keeps" means its upper one-sided (1 − α) confidence bound is within the target. Settled sizes hold (S407) until step 3 re-opens them.
+//     requirement. Latency comes from a line fitted through the batches (since the last re-open)
+//     at the window's sizes, and "keeps" means its upper one-sided (1 − α) confidence bound is
+//     within the target. Settled sizes hold (S407) until step 3 re-opens them.
 class TrendController final : public ControllerBase {
  public:
   explicit TrendController(const ControllerOptions& options)
@@ -258,12 +259,13 @@ class TrendController final : public ControllerBase {
     double stderr_ms = 0;  // standard error of that prediction; 0 with fewer than 3 batches
   };
 
-  // Latency at `batch_size` from a least-squares line through every batch since the last re-open
-  // (the search sweeps a range of sizes, so the slope is well determined): far less noisy than
-  // one size's own mean. Only one size seen: its mean.
+  // Latency at `batch_size` from a least-squares line through every batch observed (since the
+  // last re-open) at a size the window holds: less noisy than one size's own mean, and local
+  // enough to follow a curved latency profile. Only one size seen: its mean.
   LatencyFit FitLatency(int batch_size) const {
     double n = 0, sx = 0, sxx = 0, sy = 0, sxy = 0, syy = 0;
     for (int s = opts_.min_batch_size; s <= opts_.max_batch_size; ++s) {
+      if (latency_count_[s] == 0 || !InWindow(s)) continue;
       const double c = static_cast<double>(latency_count_[s]);
       n += c, sx += c * s, sxx += c * s * s;
       sy += latency_sum_ms_[s], sxy += s * latency_sum_ms_[s], syy += latency_sq_sum_ms_[s];
@@ -278,6 +280,10 @@ class TrendController final : public ControllerBase {
     const double leverage = vxx > 1e-9 ? (batch_size - mx) * (batch_size - mx) / vxx : 0;
     fit.stderr_ms = std::sqrt(sigma2 * (1 / n + leverage));
     return fit;
+  }
+
+  bool InWindow(int batch_size) const {
+    return std::find(window_.begin(), window_.end(), batch_size) != window_.end();
   }
 
   bool MeetsThroughput(int batch_size, double latency_ms) const {

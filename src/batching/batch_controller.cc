@@ -129,6 +129,7 @@ class TrendController final : public ControllerBase {
       : ControllerBase(options, options.initial_batch_size),
         critical_z_(MannKendallCriticalZ(options.trend.alpha)),
         upper_z_(InverseNormalCdf(1 - options.trend.alpha)),
+        window_count_(options.max_batch_size + 1, 0),
         latency_sum_ms_(options.max_batch_size + 1, 0.0),
         latency_sq_sum_ms_(options.max_batch_size + 1, 0.0),
         latency_count_(options.max_batch_size + 1, 0) {
@@ -159,8 +160,12 @@ class TrendController final : public ControllerBase {
   }
 
   void PushWindow(int batch_size) {
-    if (static_cast<int>(window_.size()) == opts_.trend.window) window_.erase(window_.begin());
+    if (static_cast<int>(window_.size()) == opts_.trend.window) {
+      --window_count_[static_cast<int>(window_.front())];
+      window_.erase(window_.begin());
+    }
     window_.push_back(batch_size);
+    ++window_count_[batch_size];
   }
 
   void Test() {
@@ -188,7 +193,8 @@ class TrendController final : public ControllerBase {
     state_.settled = false;
     state_.last_change = reason;
     window_.clear();
-    window_.push_back(size());
+    std::fill(window_count_.begin(), window_count_.end(), 0);
+    PushWindow(size());
     std::fill(latency_sum_ms_.begin(), latency_sum_ms_.end(), 0.0);
     std::fill(latency_sq_sum_ms_.begin(), latency_sq_sum_ms_.end(), 0.0);
     std::fill(latency_count_.begin(), latency_count_.end(), 0);
@@ -232,58 +238,61 @@ class TrendController final : public ControllerBase {
   // Step 6.
   void MaybeSettle() {
     if (static_cast<int>(window_.size()) < opts_.trend.window || trend_ != 0) return;
+    const LatencyLine line = FitLatency();
     int best = 0;
-    for (double s : window_) {
-      const int size_s = static_cast<int>(s);
-      if (size_s > best && Satisfies(size_s)) best = size_s;
+    for (int s = opts_.max_batch_size; s >= opts_.min_batch_size && best == 0; --s) {
+      if (window_count_[s] > 0 && Satisfies(line, s)) best = s;
     }
     if (best == 0) return;
     MoveTo(best, ControllerReason::kSettled);
     state_.settled = true;
     state_.last_change = ControllerReason::kSettled;
-    settled_latency_ms_ = FitLatency(best).mean_ms;
+    settled_latency_ms_ = line.MeanMs(best);
     recent_latency_ms_ = settled_latency_ms_;
   }
 
-  // The size keeps the target when the upper one-sided (1 − α) confidence bound of its fitted
-  // latency does: noise cannot talk the controller into a size just past the boundary.
-  bool Satisfies(int batch_size) const {
-    const LatencyFit fit = FitLatency(batch_size);
-    const double bound_ms = fit.mean_ms + upper_z_ * fit.stderr_ms;
-    return fit.mean_ms > 0 && bound_ms <= opts_.latency_target_micros / 1000.0 &&
-           MeetsThroughput(batch_size, fit.mean_ms);
-  }
+  // A least-squares line through every batch observed (since the last re-open) at a size the
+  // window holds: less noisy than one size's own mean, and local enough to follow a curved
+  // latency profile. Only one size seen: its mean.
+  struct LatencyLine {
+    double n = 0, mean_size = 0, mean_ms = 0, slope = 0, var_size = 0, sigma2 = 0;
 
-  struct LatencyFit {
-    double mean_ms = 0;    // predicted mean latency; 0 when nothing is known
-    double stderr_ms = 0;  // standard error of that prediction; 0 with fewer than 3 batches
+    double MeanMs(int batch_size) const { return mean_ms + slope * (batch_size - mean_size); }
+    // Standard error of MeanMs(); 0 with fewer than 3 batches.
+    double StderrMs(int batch_size) const {
+      if (n < 3) return 0;
+      const double d = batch_size - mean_size;
+      return std::sqrt(sigma2 * (1 / n + (var_size > 1e-9 ? d * d / var_size : 0)));
+    }
   };
 
-  // Latency at `batch_size` from a least-squares line through every batch observed (since the
-  // last re-open) at a size the window holds: less noisy than one size's own mean, and local
-  // enough to follow a curved latency profile. Only one size seen: its mean.
-  LatencyFit FitLatency(int batch_size) const {
+  LatencyLine FitLatency() const {
     double n = 0, sx = 0, sxx = 0, sy = 0, sxy = 0, syy = 0;
     for (int s = opts_.min_batch_size; s <= opts_.max_batch_size; ++s) {
-      if (latency_count_[s] == 0 || !InWindow(s)) continue;
+      if (latency_count_[s] == 0 || window_count_[s] == 0) continue;
       const double c = static_cast<double>(latency_count_[s]);
       n += c, sx += c * s, sxx += c * s * s;
       sy += latency_sum_ms_[s], sxy += s * latency_sum_ms_[s], syy += latency_sq_sum_ms_[s];
     }
-    if (n == 0) return {};
-    const double mx = sx / n, my = sy / n;
-    const double vxx = sxx - n * mx * mx, vxy = sxy - n * mx * my, vyy = syy - n * my * my;
-    const double slope = vxx > 1e-9 ? vxy / vxx : 0;
-    LatencyFit fit{my + slope * (batch_size - mx), 0};
-    if (n < 3) return fit;
-    const double sigma2 = std::max(0.0, vyy - slope * vxy) / (n - (vxx > 1e-9 ? 2 : 1));
-    const double leverage = vxx > 1e-9 ? (batch_size - mx) * (batch_size - mx) / vxx : 0;
-    fit.stderr_ms = std::sqrt(sigma2 * (1 / n + leverage));
-    return fit;
+    LatencyLine line;
+    if (n == 0) return line;
+    line.n = n, line.mean_size = sx / n, line.mean_ms = sy / n;
+    line.var_size = sxx - n * line.mean_size * line.mean_size;
+    const double vxy = sxy - n * line.mean_size * line.mean_ms;
+    const double vyy = syy - n * line.mean_ms * line.mean_ms;
+    const bool sloped = line.var_size > 1e-9;
+    line.slope = sloped ? vxy / line.var_size : 0;
+    if (n > 2) line.sigma2 = std::max(0.0, vyy - line.slope * vxy) / (n - (sloped ? 2 : 1));
+    return line;
   }
 
-  bool InWindow(int batch_size) const {
-    return std::find(window_.begin(), window_.end(), batch_size) != window_.end();
+  // The size keeps the target when the upper one-sided (1 − α) confidence bound of its fitted
+  // latency does: noise cannot talk the controller into a size just past the boundary.
+  bool Satisfies(const LatencyLine& line, int batch_size) const {
+    const double mean_ms = line.MeanMs(batch_size);
+    const double bound_ms = mean_ms + upper_z_ * line.StderrMs(batch_size);
+    return line.n > 0 && mean_ms > 0 && bound_ms <= opts_.latency_target_micros / 1000.0 &&
+           MeetsThroughput(batch_size, mean_ms);
   }
 
   bool MeetsThroughput(int batch_size, double latency_ms) const {
@@ -294,6 +303,7 @@ class TrendController final : public ControllerBase {
   const double critical_z_;
   std::vector<double> window_;           // the last n batch sizes, oldest first
   const double upper_z_;                 // z_{1−α}: one-sided bound on a fitted latency
+  std::vector<int> window_count_;        // per batch size: how often the window holds it
   std::vector<double> latency_sum_ms_;   // per actual batch size, since the last re-open
   std::vector<double> latency_sq_sum_ms_;
   std::vector<int64_t> latency_count_;

@@ -2,6 +2,7 @@
 // from 4 producer threads, paced at 100k requests/s and unpaced, per policy; and one controller
 // update (Mann–Kendall over the window included) for trend against its aimd baseline.
 // Real clock; results are recorded in docs/benchmarks-micro.md.
+#include <benchmark/benchmark.h>
 #include <time.h>
 
 #include <atomic>
@@ -9,8 +10,6 @@
 #include <random>
 #include <thread>
 #include <vector>
-
-#include <benchmark/benchmark.h>
 
 #include "batching/batch_controller.h"
 #include "batching/batcher.h"
@@ -83,9 +82,8 @@ void BM_BatcherEnqueueDispatch(benchmark::State& state) {
     std::vector<std::thread> producers;
     std::atomic<int64_t> ns{0};
     for (int p = 0; p < kProducers; ++p) {
-      producers.emplace_back([&] {
-        ns += Produce(**batcher, &done, kRequests / kProducers, rate / kProducers);
-      });
+      producers.emplace_back(
+          [&] { ns += Produce(**batcher, &done, kRequests / kProducers, rate / kProducers); });
     }
     for (auto& t : producers) t.join();
     while (done.load() < kRequests) std::this_thread::yield();
@@ -122,7 +120,8 @@ void BM_ControllerUpdate(benchmark::State& state) {
   std::mt19937_64 rng(1);
   std::normal_distribution<double> noise(1.0, 0.3);
   std::vector<Duration> latencies(4096);
-  for (auto& l : latencies) l = std::chrono::microseconds(static_cast<int64_t>(20'000 * noise(rng)));
+  for (auto& l : latencies)
+    l = std::chrono::microseconds(static_cast<int64_t>(20'000 * noise(rng)));
   size_t i = 0;
   for (auto _ : state) {
     const int size = (*controller)->NextBatchSize();

@@ -116,7 +116,8 @@ class AimdController final : public ControllerBase {
 //       hold    — d = −t: the signal opposes a significant trend; hold the size, unless this is
 //                 the reversal_confirmations-th consecutive such signal;
 //       reverse — then step d·δ against the trend.
-//     So a single noisy batch never flips a trending size; a persistent signal does, one batch later.
+//     So a single noisy batch never flips a trending size; a persistent signal does, one batch
+//     later.
 //  6. Settle (S406): once the window is full and shows no significant trend (the additive search
 //     stopped moving one way: it oscillates around the boundary, or sits at a limit), settle on
 //     the largest size in the window whose latency keeps the target and whose throughput meets the
@@ -301,10 +302,10 @@ class TrendController final : public ControllerBase {
   }
 
   const double critical_z_;
-  std::vector<double> window_;           // the last n batch sizes, oldest first
-  const double upper_z_;                 // z_{1−α}: one-sided bound on a fitted latency
-  std::vector<int> window_count_;        // per batch size: how often the window holds it
-  std::vector<double> latency_sum_ms_;   // per actual batch size, since the last re-open
+  std::vector<double> window_;          // the last n batch sizes, oldest first
+  const double upper_z_;                // z_{1−α}: one-sided bound on a fitted latency
+  std::vector<int> window_count_;       // per batch size: how often the window holds it
+  std::vector<double> latency_sum_ms_;  // per actual batch size, since the last re-open
   std::vector<double> latency_sq_sum_ms_;
   std::vector<int64_t> latency_count_;
   int trend_ = 0;                 // +1 / −1: significant increasing / decreasing; 0: none
@@ -317,17 +318,21 @@ class TrendController final : public ControllerBase {
 
 std::string_view BatchPolicyName(BatchPolicy policy) {
   switch (policy) {
-    case BatchPolicy::kFixed: return "fixed";
-    case BatchPolicy::kQueueDelay: return "queue_delay";
-    case BatchPolicy::kAimd: return "aimd";
-    case BatchPolicy::kTrend: return "trend";
+    case BatchPolicy::kFixed:
+      return "fixed";
+    case BatchPolicy::kQueueDelay:
+      return "queue_delay";
+    case BatchPolicy::kAimd:
+      return "aimd";
+    case BatchPolicy::kTrend:
+      return "trend";
   }
   return "unknown";
 }
 
 Result<BatchPolicy> ParseBatchPolicy(std::string_view name) {
-  for (BatchPolicy p : {BatchPolicy::kFixed, BatchPolicy::kQueueDelay, BatchPolicy::kAimd,
-                        BatchPolicy::kTrend}) {
+  for (BatchPolicy p :
+       {BatchPolicy::kFixed, BatchPolicy::kQueueDelay, BatchPolicy::kAimd, BatchPolicy::kTrend}) {
     if (BatchPolicyName(p) == name) return p;
   }
   return InvalidArgument("unknown batch policy '" + std::string(name) +
@@ -336,22 +341,38 @@ Result<BatchPolicy> ParseBatchPolicy(std::string_view name) {
 
 std::string_view ControllerReasonName(ControllerReason reason) {
   switch (reason) {
-    case ControllerReason::kInitial: return "initial";
-    case ControllerReason::kFixedPolicy: return "fixed_policy";
-    case ControllerReason::kLatencyBelowTarget: return "latency_below_target";
-    case ControllerReason::kLatencyAboveTarget: return "latency_above_target";
-    case ControllerReason::kThroughputBelowRequired: return "throughput_below_required";
-    case ControllerReason::kAimdBackoff: return "aimd_backoff";
-    case ControllerReason::kHoldAgainstTrend: return "hold_against_trend";
-    case ControllerReason::kReverseConfirmed: return "reverse_confirmed";
-    case ControllerReason::kHoldBatchNotFull: return "hold_batch_not_full";
-    case ControllerReason::kHoldAtLimit: return "hold_at_limit";
-    case ControllerReason::kHoldFailedBatch: return "hold_failed_batch";
-    case ControllerReason::kHoldSettled: return "hold_settled";
-    case ControllerReason::kSettled: return "settled";
-    case ControllerReason::kReopenLatencyRose: return "reopen_latency_rose";
-    case ControllerReason::kReopenLatencyFell: return "reopen_latency_fell";
-    case ControllerReason::kReopenThroughput: return "reopen_throughput";
+    case ControllerReason::kInitial:
+      return "initial";
+    case ControllerReason::kFixedPolicy:
+      return "fixed_policy";
+    case ControllerReason::kLatencyBelowTarget:
+      return "latency_below_target";
+    case ControllerReason::kLatencyAboveTarget:
+      return "latency_above_target";
+    case ControllerReason::kThroughputBelowRequired:
+      return "throughput_below_required";
+    case ControllerReason::kAimdBackoff:
+      return "aimd_backoff";
+    case ControllerReason::kHoldAgainstTrend:
+      return "hold_against_trend";
+    case ControllerReason::kReverseConfirmed:
+      return "reverse_confirmed";
+    case ControllerReason::kHoldBatchNotFull:
+      return "hold_batch_not_full";
+    case ControllerReason::kHoldAtLimit:
+      return "hold_at_limit";
+    case ControllerReason::kHoldFailedBatch:
+      return "hold_failed_batch";
+    case ControllerReason::kHoldSettled:
+      return "hold_settled";
+    case ControllerReason::kSettled:
+      return "settled";
+    case ControllerReason::kReopenLatencyRose:
+      return "reopen_latency_rose";
+    case ControllerReason::kReopenLatencyFell:
+      return "reopen_latency_fell";
+    case ControllerReason::kReopenThroughput:
+      return "reopen_throughput";
   }
   return "unknown";
 }
@@ -376,7 +397,8 @@ Status ControllerOptions::Validate() const {
   if (trend.window < 5 || trend.window > 1024) {
     return InvalidArgument("trend.window must lie in [5, 1024]");
   }
-  if (!(trend.alpha > 0 && trend.alpha < 1)) return InvalidArgument("trend.alpha must lie in (0, 1)");
+  if (!(trend.alpha > 0 && trend.alpha < 1))
+    return InvalidArgument("trend.alpha must lie in (0, 1)");
   if (trend.reversal_confirmations < 1) {
     return InvalidArgument("trend.reversal_confirmations must be >= 1");
   }

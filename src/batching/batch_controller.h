@@ -93,21 +93,21 @@ struct BatchObservation {
 // Why the controller did what it did last; stable names for logs and metrics.
 enum class ControllerReason {
   kInitial,
-  kFixedPolicy,            // fixed / queue_delay: the size never moves
-  kLatencyBelowTarget,     // stepped up by δ
-  kLatencyAboveTarget,     // stepped down by δ
+  kFixedPolicy,              // fixed / queue_delay: the size never moves
+  kLatencyBelowTarget,       // stepped up by δ
+  kLatencyAboveTarget,       // stepped down by δ
   kThroughputBelowRequired,  // latency holds but throughput does not: stepped up by δ
-  kAimdBackoff,            // aimd: multiplicative decrease
-  kHoldAgainstTrend,       // trend: the signal opposes a significant trend; awaiting confirmation
-  kReverseConfirmed,       // trend: the opposing signal persisted; reversed
-  kHoldBatchNotFull,       // the batch was below the cap: its size is not what limits latency
-  kHoldAtLimit,            // the step would leave [min, max]
-  kHoldFailedBatch,        // the batch failed: nothing learned
-  kHoldSettled,            // trend: settled and nothing shifted
-  kSettled,                // trend: settled on this size
-  kReopenLatencyRose,      // trend: smoothed latency at the settled size rose above target
-  kReopenLatencyFell,      // trend: it fell by more than reopen_latency_shift
-  kReopenThroughput,       // trend: throughput fell below the requirement
+  kAimdBackoff,              // aimd: multiplicative decrease
+  kHoldAgainstTrend,         // trend: the signal opposes a significant trend; awaiting confirmation
+  kReverseConfirmed,         // trend: the opposing signal persisted; reversed
+  kHoldBatchNotFull,         // the batch was below the cap: its size is not what limits latency
+  kHoldAtLimit,              // the step would leave [min, max]
+  kHoldFailedBatch,          // the batch failed: nothing learned
+  kHoldSettled,              // trend: settled and nothing shifted
+  kSettled,                  // trend: settled on this size
+  kReopenLatencyRose,        // trend: smoothed latency at the settled size rose above target
+  kReopenLatencyFell,        // trend: it fell by more than reopen_latency_shift
+  kReopenThroughput,         // trend: throughput fell below the requirement
 };
 std::string_view ControllerReasonName(ControllerReason reason);
 
@@ -119,8 +119,8 @@ struct ControllerState {
   bool settled = false;
   ControllerReason last_decision = ControllerReason::kInitial;
   ControllerReason last_change = ControllerReason::kInitial;  // last size or settled change
-  int64_t batches = 0;            // observations so far
-  int64_t size_changes = 0;       // times the size moved
+  int64_t batches = 0;                                        // observations so far
+  int64_t size_changes = 0;                                   // times the size moved
   int64_t direction_changes = 0;  // times a move went the other way from the previous move
   double last_latency_ms = 0;
   double last_throughput_per_s = 0;

@@ -1,8 +1,8 @@
 #include "batching/batch_controller.h"
 
-#include <functional>
-
 #include <gtest/gtest.h>
+
+#include <functional>
 
 namespace batchwise {
 namespace {
@@ -62,8 +62,8 @@ INSTANTIATE_TEST_SUITE_P(
                       }));
 
 TEST(BatchPolicyTest, NamesRoundTrip) {
-  for (BatchPolicy p : {BatchPolicy::kFixed, BatchPolicy::kQueueDelay, BatchPolicy::kAimd,
-                        BatchPolicy::kTrend}) {
+  for (BatchPolicy p :
+       {BatchPolicy::kFixed, BatchPolicy::kQueueDelay, BatchPolicy::kAimd, BatchPolicy::kTrend}) {
     EXPECT_EQ(*ParseBatchPolicy(BatchPolicyName(p)), p);
   }
   EXPECT_FALSE(ParseBatchPolicy("dynamic").ok());

@@ -162,14 +162,16 @@ bool Batcher::ReadyLocked(TimePoint now) const {
   return queued_samples_ >= controller_->NextBatchSize() || now >= DispatchTimeLocked();
 }
 
-TimePoint Batcher::DispatchTimeLocked() const { return queue_.front().enqueued + WaitBudgetLocked(); }
+TimePoint Batcher::DispatchTimeLocked() const {
+  return queue_.front().enqueued + WaitBudgetLocked();
+}
 
 Duration Batcher::WaitBudgetLocked() const {
   const Duration max_delay = std::chrono::microseconds(opts_.max_queue_delay_micros);
   if (!IsAdaptive(opts_.controller.policy)) return max_delay;
   const Duration target = std::chrono::microseconds(opts_.controller.latency_target_micros);
-  Duration budget = std::max(Duration::zero(),
-                             target - predictor_->Predict(controller_->NextBatchSize()));
+  Duration budget =
+      std::max(Duration::zero(), target - predictor_->Predict(controller_->NextBatchSize()));
   if (max_delay > Duration::zero()) budget = std::min(budget, max_delay);
   return budget;
 }

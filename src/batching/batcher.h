@@ -107,12 +107,12 @@ struct BatcherOptions {
 };
 
 struct BatcherStats {
-  int64_t accepted = 0;          // tasks taken by Schedule()
-  int64_t rejected_full = 0;     // refused: queue full
-  int64_t timed_out = 0;         // tasks that waited past their timeout
-  int64_t batches = 0;           // batches run
-  int64_t failed_batches = 0;    // batches whose BatchFn failed
-  int64_t completed_samples = 0; // samples of successful batches
+  int64_t accepted = 0;           // tasks taken by Schedule()
+  int64_t rejected_full = 0;      // refused: queue full
+  int64_t timed_out = 0;          // tasks that waited past their timeout
+  int64_t batches = 0;            // batches run
+  int64_t failed_batches = 0;     // batches whose BatchFn failed
+  int64_t completed_samples = 0;  // samples of successful batches
 };
 
 // A snapshot for the frontend and metrics.
@@ -159,8 +159,7 @@ class Batcher {
   };
 
   Batcher(const BatcherOptions& options, Clock& clock, BatchFn batch_fn,
-          std::unique_ptr<BatchController> controller,
-          std::unique_ptr<LatencyPredictor> predictor);
+          std::unique_ptr<BatchController> controller, std::unique_ptr<LatencyPredictor> predictor);
 
   void Loop(std::stop_token stop);
   Work WaitForWork();

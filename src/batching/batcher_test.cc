@@ -1,13 +1,13 @@
 #include "batching/batcher.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "batching/testing/simulated_engine.h"
 
@@ -212,7 +212,7 @@ TEST(BatcherTest, TimedOutRequestIsAnsweredAndNeverExecuted) {
   BatcherOptions o = FixedOptions(4, 100'000);
   o.default_timeout_micros = 10'000;
   auto b = MustCreate(o, clock, rec.Fn());
-  ASSERT_TRUE(rec.Add(*b, 1).ok());                    // default timeout: 10 ms
+  ASSERT_TRUE(rec.Add(*b, 1).ok());                       // default timeout: 10 ms
   ASSERT_TRUE(rec.Add(*b, 2, 1, milliseconds(50)).ok());  // its own: 50 ms
   clock.BlockUntilWaiters(1);
   clock.Advance(milliseconds(10));
@@ -229,12 +229,9 @@ TEST(BatcherTest, TimedOutRequestIsAnsweredAndNeverExecuted) {
 TEST(BatcherTest, FailingBatchFailsOnlyItsOwnRequestsWithTheEnginesError) {
   FakeClock clock;
   Recorder rec;
-  auto b = MustCreate(FixedOptions(2, 1'000'000), clock,
-                      rec.Fn([](const std::vector<int>& ids) {
-                        return std::count(ids.begin(), ids.end(), 13) > 0
-                                   ? Internal("engine exploded")
-                                   : Status::Ok();
-                      }));
+  auto b = MustCreate(FixedOptions(2, 1'000'000), clock, rec.Fn([](const std::vector<int>& ids) {
+    return std::count(ids.begin(), ids.end(), 13) > 0 ? Internal("engine exploded") : Status::Ok();
+  }));
   for (int id : {1, 2, 13, 4, 5, 6}) ASSERT_TRUE(rec.Add(*b, id).ok());
   rec.WaitForDone(6);
   for (const auto& [id, status] : rec.done()) {
@@ -354,11 +351,12 @@ TEST_P(BatcherPolicyTest, ServesASimulatedEngineUnderOverload) {
   }
   const BatcherState s = b->State();
   const double seconds = std::chrono::duration<double>(clock.Now() - start).count();
-  std::printf("%-11s via batcher: size %2d settled %d direction changes %3lld goodput %.0f/s "
-              "rejected %lld\n",
-              std::string(BatchPolicyName(GetParam())).c_str(), s.controller.batch_size,
-              s.controller.settled, static_cast<long long>(s.controller.direction_changes),
-              good_samples / seconds, static_cast<long long>(s.stats.rejected_full));
+  std::printf(
+      "%-11s via batcher: size %2d settled %d direction changes %3lld goodput %.0f/s "
+      "rejected %lld\n",
+      std::string(BatchPolicyName(GetParam())).c_str(), s.controller.batch_size,
+      s.controller.settled, static_cast<long long>(s.controller.direction_changes),
+      good_samples / seconds, static_cast<long long>(s.stats.rejected_full));
   EXPECT_GT(s.stats.rejected_full, 0) << "overload must be refused, not queued without bound";
   EXPECT_LE(s.queued_samples, o.max_queue_size);
   if (GetParam() == BatchPolicy::kTrend) {

@@ -1,11 +1,11 @@
 // Controller convergence: every policy runs the same seeded scenario on a simulated engine whose
 // latency grows with batch size, with a step change in load in the middle. The numbers printed
 // here are the ones quoted in docs/tuning-batching.md.
+#include <gtest/gtest.h>
+
 #include <cstdio>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "batching/batch_controller.h"
 #include "batching/testing/simulated_engine.h"
@@ -107,18 +107,19 @@ void Print(BatchPolicy policy, double noise, const Outcome& o) {
               std::to_string(p.final_size) + (p.settled ? " settled after " : " unsettled ") +
               (p.settled ? std::to_string(p.batches_to_settle) : "") + "]";
   }
-  std::printf("%-11s noise %.2f: direction changes %4lld, size changes %4lld, goodput %6.1f/s, "
-              "throughput %6.1f/s, over target %5.1f%%,%s\n",
-              std::string(BatchPolicyName(policy)).c_str(), noise,
-              static_cast<long long>(o.direction_changes), static_cast<long long>(o.size_changes),
-              o.goodput_per_s, o.throughput_per_s, 100 * o.violation_fraction, phases.c_str());
+  std::printf(
+      "%-11s noise %.2f: direction changes %4lld, size changes %4lld, goodput %6.1f/s, "
+      "throughput %6.1f/s, over target %5.1f%%,%s\n",
+      std::string(BatchPolicyName(policy)).c_str(), noise,
+      static_cast<long long>(o.direction_changes), static_cast<long long>(o.size_changes),
+      o.goodput_per_s, o.throughput_per_s, 100 * o.violation_fraction, phases.c_str());
 }
 
 class ConvergenceTest : public ::testing::TestWithParam<double> {};  // noise fraction
 
 TEST_P(ConvergenceTest, AllPoliciesRunTheSameScenario) {
-  for (BatchPolicy p : {BatchPolicy::kFixed, BatchPolicy::kQueueDelay, BatchPolicy::kAimd,
-                        BatchPolicy::kTrend}) {
+  for (BatchPolicy p :
+       {BatchPolicy::kFixed, BatchPolicy::kQueueDelay, BatchPolicy::kAimd, BatchPolicy::kTrend}) {
     const Outcome o = RunScenario(p, kStepScenario, GetParam());
     Print(p, GetParam(), o);
     EXPECT_EQ(o.phases.size(), kStepScenario.size());
@@ -185,10 +186,11 @@ TEST(ConvergenceTest, TrendResultsHoldAcrossSeeds) {
       sizes += " " + std::to_string(p.final_size);
     }
   }
-  std::printf("10 seeds, noise 0.08: direction changes trend %lld vs aimd %lld; mean goodput "
-              "%.1f vs %.1f/s; settled sizes%s; on the boundary in %d of %d phases\n",
-              static_cast<long long>(trend_changes), static_cast<long long>(aimd_changes),
-              trend_goodput, aimd_goodput, sizes.c_str(), on_boundary, phases);
+  std::printf(
+      "10 seeds, noise 0.08: direction changes trend %lld vs aimd %lld; mean goodput "
+      "%.1f vs %.1f/s; settled sizes%s; on the boundary in %d of %d phases\n",
+      static_cast<long long>(trend_changes), static_cast<long long>(aimd_changes), trend_goodput,
+      aimd_goodput, sizes.c_str(), on_boundary, phases);
   EXPECT_LE(trend_changes * 2, aimd_changes);
   EXPECT_GE(trend_goodput, 0.97 * aimd_goodput);
   EXPECT_GE(on_boundary * 2, phases) << "the trend should settle on the boundary mostly";

@@ -67,9 +67,12 @@ double TieCorrection(std::span<const double> x) {
 
 std::string_view TrendName(Trend trend) {
   switch (trend) {
-    case Trend::kIncreasing: return "increasing";
-    case Trend::kDecreasing: return "decreasing";
-    case Trend::kNone: break;
+    case Trend::kIncreasing:
+      return "increasing";
+    case Trend::kDecreasing:
+      return "decreasing";
+    case Trend::kNone:
+      break;
   }
   return "none";
 }

@@ -15,9 +15,9 @@ enum class Trend { kNone, kIncreasing, kDecreasing };
 std::string_view TrendName(Trend trend);
 
 struct MannKendallResult {
-  int64_t s = 0;        // S = Σ_{i<j} sgn(x_j − x_i)
-  double var_s = 0;     // Var(S), tie-corrected
-  double z = 0;         // continuity-corrected standard score; 0 when S = 0 or Var(S) = 0
+  int64_t s = 0;     // S = Σ_{i<j} sgn(x_j − x_i)
+  double var_s = 0;  // Var(S), tie-corrected
+  double z = 0;      // continuity-corrected standard score; 0 when S = 0 or Var(S) = 0
   // The sign of Z (kNone when Z = 0), whether or not it is significant.
   Trend trend = Trend::kNone;
   // |Z| > z_{1−α/2}.

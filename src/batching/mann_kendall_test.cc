@@ -1,9 +1,9 @@
 #include "batching/mann_kendall.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace batchwise {
 namespace {
@@ -51,7 +51,7 @@ TEST(MannKendallTest, BatchSizeSeriesWithATripleTie) {
   EXPECT_EQ(r.s, 11);
   EXPECT_NEAR(r.var_s, 426.0 / 18, 1e-12);
   EXPECT_NEAR(r.z, 10 / std::sqrt(426.0 / 18), 1e-12);
-  EXPECT_TRUE(r.significant);                   // 2.0556 > 1.9600
+  EXPECT_TRUE(r.significant);                      // 2.0556 > 1.9600
   EXPECT_FALSE(MannKendall(x, 0.01).significant);  // 2.0556 < 2.5758
 }
 

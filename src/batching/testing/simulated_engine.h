@@ -12,9 +12,9 @@
 namespace batchwise::testing {
 
 struct SimulatedEngineOptions {
-  double base_micros = 3000;        // fixed cost of a batch
-  double per_sample_micros = 500;   // added cost per sample
-  double noise_fraction = 0.08;     // standard deviation of the multiplicative noise
+  double base_micros = 3000;       // fixed cost of a batch
+  double per_sample_micros = 500;  // added cost per sample
+  double noise_fraction = 0.08;    // standard deviation of the multiplicative noise
   uint64_t seed = 42;
 };
 

@@ -1,0 +1,187 @@
+#include "batching/batch_controller.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+namespace batchwise {
+namespace {
+
+using std::chrono::microseconds;
+
+ControllerOptions Options(BatchPolicy policy) {
+  ControllerOptions o;
+  o.policy = policy;
+  o.max_batch_size = 32;
+  o.step_size = 2;
+  o.latency_target_micros = 10'000;
+  o.trend.window = 8;
+  return o;
+}
+
+std::unique_ptr<BatchController> Make(const ControllerOptions& o) {
+  auto c = CreateBatchController(o);
+  EXPECT_TRUE(c.ok()) << c.status();
+  return std::move(c).value();
+}
+
+// One full batch at the controller's size with latency `micros`.
+void Feed(BatchController& c, int64_t micros) {
+  c.OnBatchDone({.batch_size = c.NextBatchSize(), .latency = microseconds(micros)});
+}
+
+// Latency that keeps the target up to `limit` samples and misses it above.
+void FeedUntil(BatchController& c, int limit, int batches) {
+  for (int i = 0; i < batches; ++i) Feed(c, c.NextBatchSize() <= limit ? 5'000 : 15'000);
+}
+
+class InvalidOptionsTest
+    : public ::testing::TestWithParam<std::function<void(ControllerOptions&)>> {};
+
+TEST_P(InvalidOptionsTest, CreateRefusesThem) {
+  ControllerOptions o = Options(BatchPolicy::kTrend);
+  GetParam()(o);
+  EXPECT_EQ(CreateBatchController(o).status().code(), StatusCode::kInvalidArgument);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Mutations, InvalidOptionsTest,
+    ::testing::Values([](ControllerOptions& o) { o.min_batch_size = 0; },
+                      [](ControllerOptions& o) { o.max_batch_size = 0; },
+                      [](ControllerOptions& o) { o.step_size = 0; },
+                      [](ControllerOptions& o) { o.latency_target_micros = 0; },
+                      [](ControllerOptions& o) { o.required_throughput_per_s = -1; },
+                      [](ControllerOptions& o) { o.aimd.backoff_factor = 1.0; },
+                      [](ControllerOptions& o) { o.trend.window = 4; },
+                      [](ControllerOptions& o) { o.trend.alpha = 0; },
+                      [](ControllerOptions& o) { o.trend.reversal_confirmations = 0; },
+                      [](ControllerOptions& o) { o.trend.reopen_latency_shift = 1; },
+                      [](ControllerOptions& o) {
+                        o.policy = BatchPolicy::kFixed;
+                        o.fixed.batch_size = 64;
+                      }));
+
+TEST(BatchPolicyTest, NamesRoundTrip) {
+  for (BatchPolicy p :
+       {BatchPolicy::kFixed, BatchPolicy::kQueueDelay, BatchPolicy::kAimd, BatchPolicy::kTrend}) {
+    EXPECT_EQ(*ParseBatchPolicy(BatchPolicyName(p)), p);
+  }
+  EXPECT_FALSE(ParseBatchPolicy("dynamic").ok());
+}
+
+TEST(StaticControllerTest, FixedAndQueueDelayNeverMove) {
+  ControllerOptions o = Options(BatchPolicy::kFixed);
+  o.fixed.batch_size = 8;
+  auto fixed = Make(o);
+  auto queue_delay = Make(Options(BatchPolicy::kQueueDelay));
+  for (int i = 0; i < 5; ++i) Feed(*fixed, 50'000), Feed(*queue_delay, 50'000);
+  EXPECT_EQ(fixed->NextBatchSize(), 8);
+  EXPECT_EQ(queue_delay->NextBatchSize(), 32);
+  EXPECT_TRUE(fixed->State().settled);
+  EXPECT_EQ(fixed->State().batches, 5);
+}
+
+TEST(AimdControllerTest, AddsDeltaThenBacksOffMultiplicatively) {
+  ControllerOptions o = Options(BatchPolicy::kAimd);
+  o.initial_batch_size = 20;
+  auto c = Make(o);
+  Feed(*c, 5'000);
+  EXPECT_EQ(c->NextBatchSize(), 22);
+  Feed(*c, 15'000);
+  EXPECT_EQ(c->NextBatchSize(), 19);  // floor(22 · 0.9)
+  EXPECT_EQ(c->State().last_decision, ControllerReason::kAimdBackoff);
+  EXPECT_EQ(c->State().direction_changes, 1);
+  c->OnBatchDone({.batch_size = 3, .latency = microseconds(5'000)});  // partial batch
+  EXPECT_EQ(c->NextBatchSize(), 19);
+  EXPECT_EQ(c->State().last_decision, ControllerReason::kHoldBatchNotFull);
+}
+
+TEST(TrendControllerTest, FollowsTheLatencySignalWhileThereIsNoTrend) {
+  auto c = Make(Options(BatchPolicy::kTrend));
+  Feed(*c, 5'000);
+  EXPECT_EQ(c->NextBatchSize(), 3);
+  EXPECT_EQ(c->State().last_decision, ControllerReason::kLatencyBelowTarget);
+  Feed(*c, 15'000);  // window {1, 3}: no significant trend, so the step follows the signal
+  EXPECT_EQ(c->NextBatchSize(), 1);
+}
+
+// Five rising steps make the trend significant; a latency miss against it is held once and
+// reversed on the second consecutive miss (reversal_confirmations = 2).
+TEST(TrendControllerTest, HoldsASingleSignalAgainstASignificantTrendThenReverses) {
+  auto c = Make(Options(BatchPolicy::kTrend));
+  for (int i = 0; i < 5; ++i) Feed(*c, 5'000);
+  ASSERT_EQ(c->NextBatchSize(), 11);
+  Feed(*c, 15'000);
+  EXPECT_EQ(c->NextBatchSize(), 11);
+  EXPECT_EQ(c->State().last_decision, ControllerReason::kHoldAgainstTrend);
+  EXPECT_EQ(c->State().trend.trend, Trend::kIncreasing);
+  EXPECT_TRUE(c->State().trend.significant);
+  Feed(*c, 15'000);
+  EXPECT_EQ(c->NextBatchSize(), 9);
+  EXPECT_EQ(c->State().last_decision, ControllerReason::kReverseConfirmed);
+}
+
+TEST(TrendControllerTest, OneConfirmationReversesAtOnce) {
+  ControllerOptions o = Options(BatchPolicy::kTrend);
+  o.trend.reversal_confirmations = 1;
+  auto c = Make(o);
+  for (int i = 0; i < 5; ++i) Feed(*c, 5'000);
+  Feed(*c, 15'000);
+  EXPECT_EQ(c->NextBatchSize(), 9);
+}
+
+TEST(TrendControllerTest, SettlesOnTheLargestSizeThatKeepsTheTarget) {
+  auto c = Make(Options(BatchPolicy::kTrend));
+  FeedUntil(*c, 14, 60);
+  const ControllerState s = c->State();
+  EXPECT_TRUE(s.settled);
+  EXPECT_EQ(s.batch_size, 13);  // 1, 3, …, 13 keep the target; 15 does not
+  EXPECT_FALSE(s.trend.significant);
+}
+
+TEST(TrendControllerTest, SettlesAtTheMaximumWhenEverySizeKeepsTheTarget) {
+  auto c = Make(Options(BatchPolicy::kTrend));
+  FeedUntil(*c, 1000, 40);
+  EXPECT_TRUE(c->State().settled);
+  EXPECT_EQ(c->NextBatchSize(), 32);
+}
+
+TEST(TrendControllerTest, NeverSettlesWhenEvenTheMinimumMissesTheTarget) {
+  auto c = Make(Options(BatchPolicy::kTrend));
+  FeedUntil(*c, 0, 40);
+  EXPECT_FALSE(c->State().settled);
+  EXPECT_EQ(c->NextBatchSize(), 1);
+  EXPECT_EQ(c->State().last_decision, ControllerReason::kHoldAtLimit);
+}
+
+TEST(TrendControllerTest, ReopensWhenLatencyRisesAndSettlesLower) {
+  auto c = Make(Options(BatchPolicy::kTrend));
+  FeedUntil(*c, 14, 60);
+  ASSERT_TRUE(c->State().settled);
+  bool reopened = false;
+  for (int i = 0; i < 100; ++i) {
+    FeedUntil(*c, 8, 1);  // the processor got slower: only 8 keep the target now
+    reopened |= !c->State().settled;
+  }
+  EXPECT_TRUE(reopened);
+  EXPECT_TRUE(c->State().settled);
+  EXPECT_EQ(c->NextBatchSize(), 7);
+}
+
+TEST(TrendControllerTest, ThroughputRequirementBlocksSettlingOnSmallSizes) {
+  ControllerOptions o = Options(BatchPolicy::kTrend);
+  o.required_throughput_per_s = 4000;  // 13 samples / 5 ms = 2600/s is not enough
+  auto c = Make(o);
+  FeedUntil(*c, 14, 60);
+  EXPECT_FALSE(c->State().settled);
+}
+
+TEST(TrendControllerTest, FailedBatchesTeachNothing) {
+  auto c = Make(Options(BatchPolicy::kTrend));
+  c->OnBatchDone({.batch_size = 1, .latency = microseconds(1), .ok = false});
+  EXPECT_EQ(c->NextBatchSize(), 1);
+  EXPECT_EQ(c->State().last_decision, ControllerReason::kHoldFailedBatch);
+}
+
+}  // namespace
+}  // namespace batchwise

@@ -1,0 +1,212 @@
+#include "batching/batcher.h"
+
+#include <algorithm>
+
+namespace batchwise {
+namespace {
+
+constexpr Duration kIdleWait = std::chrono::hours(1);  // nothing queued: wait for a notify
+
+bool IsAdaptive(BatchPolicy policy) {
+  return policy == BatchPolicy::kAimd || policy == BatchPolicy::kTrend;
+}
+
+}  // namespace
+
+Status BatcherOptions::Validate() const {
+  BW_RETURN_IF_ERROR(controller.Validate());
+  if (max_queue_size < controller.max_batch_size) {
+    return InvalidArgument("max_queue_size must be >= controller.max_batch_size");
+  }
+  if (max_queue_delay_micros < 0) return InvalidArgument("max_queue_delay_micros must be >= 0");
+  if (default_timeout_micros < 0) return InvalidArgument("default_timeout_micros must be >= 0");
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Batcher>> Batcher::Create(const BatcherOptions& options, Clock& clock,
+                                                 BatchFn batch_fn,
+                                                 std::unique_ptr<LatencyPredictor> predictor) {
+  BW_RETURN_IF_ERROR(options.Validate());
+  if (!batch_fn) return InvalidArgument("batch_fn is required");
+  BW_ASSIGN_OR_RETURN(auto controller, CreateBatchController(options.controller));
+  if (!predictor) predictor = NewEwmaPredictor(options.controller.max_batch_size);
+  return std::unique_ptr<Batcher>(new Batcher(options, clock, std::move(batch_fn),
+                                              std::move(controller), std::move(predictor)));
+}
+
+Batcher::Batcher(const BatcherOptions& options, Clock& clock, BatchFn batch_fn,
+                 std::unique_ptr<BatchController> controller,
+                 std::unique_ptr<LatencyPredictor> predictor)
+    : opts_(options),
+      clock_(clock),
+      batch_fn_(std::move(batch_fn)),
+      controller_(std::move(controller)),
+      predictor_(std::move(predictor)),
+      thread_([this](std::stop_token stop) { Loop(std::move(stop)); }) {}
+
+Batcher::~Batcher() {
+  thread_.request_stop();
+  thread_.join();
+}
+
+Status Batcher::Schedule(std::unique_ptr<BatchTask>* task) {
+  if (task == nullptr || *task == nullptr) return InvalidArgument("null task");
+  const int size = (*task)->size();
+  if (size < 1 || size > opts_.controller.max_batch_size) {
+    return InvalidArgument("task size " + std::to_string(size) + " outside [1, " +
+                           std::to_string(opts_.controller.max_batch_size) + "]");
+  }
+  const TimePoint now = clock_.Now();
+  const Duration timeout = (*task)->timeout() > Duration::zero()
+                               ? (*task)->timeout()
+                               : std::chrono::microseconds(opts_.default_timeout_micros);
+  const TimePoint deadline = timeout > Duration::zero() ? now + timeout : TimePoint::max();
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stopping_) return Unavailable("batcher is shutting down");
+    if (queued_samples_ + size > opts_.max_queue_size) {
+      ++stats_.rejected_full;
+      return Unavailable("batch queue full (" + std::to_string(opts_.max_queue_size) +
+                         " samples); retry later");
+    }
+    const int target = controller_->NextBatchSize();
+    wake = queue_.empty() || (queued_samples_ < target && queued_samples_ + size >= target);
+    queue_.push_back({std::move(*task), now, deadline});
+    queued_samples_ += size;
+    earliest_deadline_ = std::min(earliest_deadline_, deadline);
+    ++stats_.accepted;
+  }
+  if (wake) cv_.notify_one();
+  return Status::Ok();
+}
+
+BatcherState Batcher::State() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return {controller_->State(), queued_samples_, static_cast<int>(queue_.size()), stats_};
+}
+
+// The thread: wait for something to do, do it outside the lock, repeat until stopped.
+void Batcher::Loop(std::stop_token stop) {
+  std::stop_callback wake_on_stop(stop, [this] {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+    cv_.notify_all();
+  });
+  for (bool running = true; running;) {
+    Work work = WaitForWork();
+    CompleteAll(work.expired, DeadlineExceeded("request waited past its timeout in the queue"));
+    if (work.batch) RunBatch(*work.batch);
+    CompleteAll(work.cancelled, Unavailable("batcher shut down before running the request"));
+    running = !work.stop;
+  }
+}
+
+Batcher::Work Batcher::WaitForWork() {
+  std::unique_lock<std::mutex> l(mu_);
+  Work work;
+  while (true) {
+    if (stopping_) {
+      CancelAllLocked(work);
+      return work;
+    }
+    const TimePoint now = clock_.Now();
+    TakeExpiredLocked(now, work);
+    if (ReadyLocked(now)) work.batch = FormBatchLocked();
+    if (work.batch || !work.expired.empty()) return work;
+    clock_.WaitUntil(l, cv_, NextWakeLocked(now));
+  }
+}
+
+void Batcher::RunBatch(Batch& batch) {
+  const TimePoint start = clock_.Now();
+  const Status status = batch_fn_(batch);
+  const Duration latency = clock_.Now() - start;
+  CompleteAll(batch.tasks_, status);
+  Learn(batch, latency, status.ok());
+}
+
+void Batcher::Learn(const Batch& batch, Duration latency, bool ok) {
+  std::lock_guard<std::mutex> l(mu_);
+  ++stats_.batches;
+  if (ok) {
+    stats_.completed_samples += batch.size();
+    predictor_->Observe(batch.size(), latency);
+  } else {
+    ++stats_.failed_batches;
+  }
+  controller_->OnBatchDone({.batch_size = batch.size(),
+                            .latency = latency,
+                            .queued_samples = queued_samples_,
+                            .ok = ok});
+}
+
+void Batcher::TakeExpiredLocked(TimePoint now, Work& work) {
+  if (now < earliest_deadline_) return;
+  earliest_deadline_ = TimePoint::max();
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (it->deadline <= now) {
+      queued_samples_ -= it->task->size();
+      ++stats_.timed_out;
+      work.expired.push_back(std::move(it->task));
+      it = queue_.erase(it);
+    } else {
+      earliest_deadline_ = std::min(earliest_deadline_, it->deadline);
+      ++it;
+    }
+  }
+}
+
+bool Batcher::ReadyLocked(TimePoint now) const {
+  if (queue_.empty()) return false;
+  return queued_samples_ >= controller_->NextBatchSize() || now >= DispatchTimeLocked();
+}
+
+TimePoint Batcher::DispatchTimeLocked() const {
+  return queue_.front().enqueued + WaitBudgetLocked();
+}
+
+Duration Batcher::WaitBudgetLocked() const {
+  const Duration max_delay = std::chrono::microseconds(opts_.max_queue_delay_micros);
+  if (!IsAdaptive(opts_.controller.policy)) return max_delay;
+  const Duration target = std::chrono::microseconds(opts_.controller.latency_target_micros);
+  Duration budget =
+      std::max(Duration::zero(), target - predictor_->Predict(controller_->NextBatchSize()));
+  if (max_delay > Duration::zero()) budget = std::min(budget, max_delay);
+  return budget;
+}
+
+TimePoint Batcher::NextWakeLocked(TimePoint now) const {
+  if (queue_.empty()) return now + kIdleWait;
+  return std::min(DispatchTimeLocked(), earliest_deadline_);
+}
+
+// Oldest first, up to the current size; a first task larger than that goes alone.
+Batch Batcher::FormBatchLocked() {
+  const int target = controller_->NextBatchSize();
+  Batch batch;
+  while (!queue_.empty()) {
+    const int size = queue_.front().task->size();
+    if (!batch.tasks_.empty() && batch.size_ + size > target) break;
+    batch.size_ += size;
+    queued_samples_ -= size;
+    batch.tasks_.push_back(std::move(queue_.front().task));
+    queue_.pop_front();
+    if (batch.size_ >= target) break;
+  }
+  return batch;
+}
+
+void Batcher::CancelAllLocked(Work& work) {
+  for (Pending& p : queue_) work.cancelled.push_back(std::move(p.task));
+  queue_.clear();
+  queued_samples_ = 0;
+  work.stop = true;
+}
+
+void Batcher::CompleteAll(std::vector<std::unique_ptr<BatchTask>>& tasks, const Status& status) {
+  for (auto& task : tasks) task->Done(status);
+  tasks.clear();
+}
+
+}  // namespace batchwise

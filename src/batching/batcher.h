@@ -1,0 +1,196 @@
+// Batcher: one request queue per model instance group; forms batches and runs them through a
+// function it is given (DESIGN.md §1, steps S4 and S407).
+//
+// A batch is dispatched when its queued samples reach the controller's current batch size, or when
+// the oldest request has waited its budget:
+//   fixed, queue_delay: budget = max_queue_delay_micros;
+//   aimd, trend:        budget = latency target − predicted compute of a batch of the current size
+//                       (never below zero; capped by max_queue_delay_micros when that is set),
+// so a lightly loaded model is not held back waiting for a full batch it will never get.
+//
+// Thread-safe: any thread may Schedule(); one internal thread (owned, joined in the destructor)
+// forms batches, runs the BatchFn and completes tasks, so callbacks arrive in completion order on
+// that thread. The batcher knows nothing of engines, tensors or HTTP.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "batching/batch_controller.h"
+#include "batching/latency_predictor.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "common/thread_annotations.h"
+
+namespace batchwise {
+
+// One request queued for batching. Callers subclass it to carry their payload and output slots;
+// the BatchFn, which knows the concrete type, reads the one and writes the other.
+class BatchTask {
+ public:
+  virtual ~BatchTask() = default;
+  // Samples in this task (its dim-0 size), in [1, max_batch_size].
+  virtual int size() const = 0;
+  // How long it may wait for dispatch, from Schedule(); zero: the batcher's default.
+  virtual Duration timeout() const { return Duration::zero(); }
+  // Called exactly once, on the batcher's thread: OK after its batch ran (outputs written), the
+  // BatchFn's error if its batch failed, DEADLINE_EXCEEDED if it waited past its timeout (it never
+  // ran), UNAVAILABLE if the batcher shut down before running it.
+  virtual void Done(Status status) = 0;
+};
+
+// A BatchTask with a payload of type T and a completion callback.
+template <typename T>
+class CallbackTask final : public BatchTask {
+ public:
+  using DoneFn = std::function<void(Status, T&)>;
+  CallbackTask(T payload, int size, DoneFn done, Duration timeout = Duration::zero())
+      : payload_(std::move(payload)), size_(size), done_(std::move(done)), timeout_(timeout) {}
+
+  int size() const override { return size_; }
+  Duration timeout() const override { return timeout_; }
+  void Done(Status status) override { done_(std::move(status), payload_); }
+  T& payload() { return payload_; }
+
+ private:
+  T payload_;
+  int size_;
+  DoneFn done_;
+  Duration timeout_;
+};
+
+// The tasks of one dispatched batch, oldest first. Owned by the batcher's thread while it runs.
+class Batch {
+ public:
+  int size() const { return size_; }  // samples
+  int num_tasks() const { return static_cast<int>(tasks_.size()); }
+  BatchTask& task(int i) const { return *tasks_[i]; }
+  // The task as the caller's concrete type (the caller knows what it scheduled).
+  template <typename T>
+  T& task_as(int i) const {
+    return static_cast<T&>(*tasks_[i]);
+  }
+
+ private:
+  friend class Batcher;
+  std::vector<std::unique_ptr<BatchTask>> tasks_;
+  int size_ = 0;
+};
+
+// Runs one batch (on one model instance). A non-OK status fails exactly this batch's tasks.
+using BatchFn = std::function<Status(Batch& batch)>;
+
+struct BatcherOptions {
+  // Policy, size bounds, δ, latency target and the trend test: see ControllerOptions.
+  // controller.max_batch_size is also the largest task the batcher accepts.
+  ControllerOptions controller;
+  // Samples that may wait; a task that does not fit is refused with UNAVAILABLE. >= max size.
+  int max_queue_size = 1024;
+  // fixed and queue_delay: how long the oldest request waits for a full batch. aimd and trend: an
+  // upper bound on the budget derived from the latency target; 0 = no bound. Microseconds.
+  int64_t max_queue_delay_micros = 5'000;
+  // A request not dispatched this long after Schedule() completes with DEADLINE_EXCEEDED, unless
+  // its task sets its own timeout. 0 = no default timeout. Microseconds.
+  int64_t default_timeout_micros = 0;
+
+  Status Validate() const;
+};
+
+struct BatcherStats {
+  int64_t accepted = 0;           // tasks taken by Schedule()
+  int64_t rejected_full = 0;      // refused: queue full
+  int64_t timed_out = 0;          // tasks that waited past their timeout
+  int64_t batches = 0;            // batches run
+  int64_t failed_batches = 0;     // batches whose BatchFn failed
+  int64_t completed_samples = 0;  // samples of successful batches
+};
+
+// A snapshot for the frontend and metrics.
+struct BatcherState {
+  ControllerState controller;
+  int queued_samples = 0;
+  int queued_tasks = 0;
+  BatcherStats stats;
+};
+
+class Batcher {
+ public:
+  // Validates `options` and starts the batching thread. `clock` must outlive the batcher.
+  // `predictor` gives the compute time the wait budget subtracts; null: a running EWMA.
+  static Result<std::unique_ptr<Batcher>> Create(
+      const BatcherOptions& options, Clock& clock, BatchFn batch_fn,
+      std::unique_ptr<LatencyPredictor> predictor = nullptr);
+
+  // Stops and joins the thread; a batch in flight finishes, tasks still queued complete with
+  // UNAVAILABLE.
+  ~Batcher();
+  Batcher(const Batcher&) = delete;
+  Batcher& operator=(const Batcher&) = delete;
+
+  // Queues *task and takes ownership of it, or returns an error and leaves *task untouched:
+  // INVALID_ARGUMENT for a null task or a size outside [1, max_batch_size]; UNAVAILABLE
+  // (retryable) when the queue is full or the batcher is stopping. Never blocks on the queue.
+  Status Schedule(std::unique_ptr<BatchTask>* task);
+
+  BatcherState State() const;
+
+ private:
+  struct Pending {
+    std::unique_ptr<BatchTask> task;
+    TimePoint enqueued;
+    TimePoint deadline;  // TimePoint::max() without a timeout
+  };
+  // What the thread does next, taken under the lock and done outside it.
+  struct Work {
+    std::vector<std::unique_ptr<BatchTask>> expired;    // → DEADLINE_EXCEEDED
+    std::vector<std::unique_ptr<BatchTask>> cancelled;  // → UNAVAILABLE (shutdown)
+    std::optional<Batch> batch;
+    bool stop = false;
+  };
+
+  Batcher(const BatcherOptions& options, Clock& clock, BatchFn batch_fn,
+          std::unique_ptr<BatchController> controller, std::unique_ptr<LatencyPredictor> predictor);
+
+  void Loop(std::stop_token stop);
+  Work WaitForWork();
+  void RunBatch(Batch& batch);
+  void Learn(const Batch& batch, Duration latency, bool ok);
+
+  void TakeExpiredLocked(TimePoint now, Work& work) REQUIRES(mu_);
+  bool ReadyLocked(TimePoint now) const REQUIRES(mu_);
+  TimePoint DispatchTimeLocked() const REQUIRES(mu_);
+  Duration WaitBudgetLocked() const REQUIRES(mu_);
+  TimePoint NextWakeLocked(TimePoint now) const REQUIRES(mu_);
+  Batch FormBatchLocked() REQUIRES(mu_);
+  void CancelAllLocked(Work& work) REQUIRES(mu_);
+
+  static void CompleteAll(std::vector<std::unique_ptr<BatchTask>>& tasks, const Status& status);
+
+  const BatcherOptions opts_;
+  Clock& clock_;
+  const BatchFn batch_fn_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;  // a task arrived that may complete a batch, or stop
+  std::deque<Pending> queue_ GUARDED_BY(mu_);
+  int queued_samples_ GUARDED_BY(mu_) = 0;
+  TimePoint earliest_deadline_ GUARDED_BY(mu_) = TimePoint::max();  // a lower bound
+  bool stopping_ GUARDED_BY(mu_) = false;
+  BatcherStats stats_ GUARDED_BY(mu_);
+  std::unique_ptr<BatchController> controller_ PT_GUARDED_BY(mu_);
+  std::unique_ptr<LatencyPredictor> predictor_ PT_GUARDED_BY(mu_);
+
+  std::jthread thread_;  // last: started after, and stopped before, everything above
+};
+
+}  // namespace batchwise

@@ -7,6 +7,7 @@
 // order of the scale itself, so 1e-3 separates the two with room to spare.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <tuple>
 
@@ -35,6 +36,7 @@ void ExpectClose(const Tensor& got, const Tensor& ref, const std::string& what) 
   double tol = 1e-3 * std::max(1.0, MaxAbs(ref.as<float>()));
   double worst = 0;
   for (size_t i = 0; i < g.size(); ++i) worst = std::max(worst, double(std::fabs(g[i] - r[i])));
+  std::printf("  %s: max abs diff %.3g (tolerance %.3g)\n", what.c_str(), worst, tol);
   EXPECT_LE(worst, tol) << what << ": max abs diff " << worst << " over " << g.size() << " values";
 }
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <string>
@@ -144,8 +145,31 @@ void WriteJson(const std::string& path, const std::vector<Cell>& cells) {
   std::ofstream(path) << j.dump(2) << "\n";
 }
 
+std::string FirstLineWith(const std::string& path, const std::string& key) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key, 0) == 0) return line;
+  }
+  return "";
+}
+
+// What the numbers depend on besides the code: the CPU, the cores, the OpenMP wait policy
+// (libtorch's team threads spin by default, which collapses under co-running load) and the load.
+void PrintEnvironment(int allowed) {
+  std::string cpu = FirstLineWith("/proc/cpuinfo", "model name");
+  const char* wait = std::getenv("OMP_WAIT_POLICY");
+  std::ifstream load("/proc/loadavg");
+  std::string loadavg;
+  std::getline(load, loadavg);
+  std::printf("# %s; %d cpus allowed; OMP_WAIT_POLICY=%s; loadavg %s\n",
+              cpu.substr(cpu.find(':') + 2).c_str(), allowed, wait ? wait : "(unset)",
+              loadavg.c_str());
+}
+
 int RunAll(const BenchOptions& o) {
   int allowed = static_cast<int>(AllowedCpus().size());
+  PrintEnvironment(allowed);
   std::printf("%-15s %-12s %7s %6s %11s %10s %10s %6s %9s\n", "model", "engine", "threads",
               "batch", "samples/s", "p50 ms", "p90 ms", "iters", "mem MiB");
   std::vector<Cell> cells;

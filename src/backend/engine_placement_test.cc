@@ -105,12 +105,47 @@ TEST_P(EnginePlacementTest, EachInstanceComputesOnlyOnItsCoreWithItsThreads) {
   for (int core : {0, 1}) {
     const Burn& burn = by_mask[{core}];
     EXPECT_GE(burn.ticks, 30) << "instance on core " << core << " did no measurable work";
-    EXPECT_EQ(burn.busy_threads, threads) << "compute threads of the instance on core " << core;
+    // OpenCV serialises a parallel_for_ that starts while another instance is inside one (a
+    // process-global nesting flag, docs/engines.md), so concurrent ONNX instances may leave
+    // their helpers idle: at most num_threads there, exactly num_threads for libtorch.
+    if (kind == EngineKind::kOnnx) {
+      EXPECT_GE(burn.busy_threads, 1) << "instance on core " << core;
+      EXPECT_LE(burn.busy_threads, threads) << "instance on core " << core;
+    } else {
+      EXPECT_EQ(burn.busy_threads, threads) << "compute threads of the instance on core " << core;
+    }
   }
   long pinned = by_mask[{0}].ticks + by_mask[{1}].ticks;
   EXPECT_GE(pinned, total * 95 / 100) << "CPU burned outside the instances' cores: "
                                       << total - pinned << " of " << total << " ticks";
 }
+
+// Alone, an instance computes on exactly num_threads threads, all inside its cores.
+class EngineThreadCountTest : public ::testing::TestWithParam<EngineKind> {};
+
+TEST_P(EngineThreadCountTest, AloneAnInstanceUsesExactlyItsThreads) {
+  EngineKind kind = GetParam();
+  if (AllowedCpus().size() < 2) GTEST_SKIP() << "needs cpus 0 and 1";
+  auto model = testing::LoadReferenceModel("resnet18");
+  if (!model.ok()) GTEST_SKIP() << testing::NoModelsMessage(model.status());
+  auto e = CreateEngine(kind, model->Options(kind, {.cpu_cores = {0, 1}, .num_threads = 2}));
+  ASSERT_TRUE(e.ok()) << e.status();
+  auto before = Snapshot();
+  for (int i = 0; i < 12; ++i) ASSERT_TRUE((*e)->Run(model->ref_inputs).ok());
+  auto after = Snapshot();
+  int busy = 0;
+  for (const auto& [tid, s] : after) {
+    long delta = s.ticks - (before.count(tid) ? before[tid].ticks : 0);
+    if (delta < kBusyTicks) continue;
+    ++busy;
+    EXPECT_EQ(s.mask, (std::vector<int>{0, 1})) << "thread " << tid << " burned " << delta;
+  }
+  EXPECT_EQ(busy, 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(RealEngines, EngineThreadCountTest,
+                         ::testing::Values(EngineKind::kOnnx, EngineKind::kTorchScript),
+                         [](const auto& info) { return std::string(EngineKindName(info.param)); });
 
 INSTANTIATE_TEST_SUITE_P(
     RealEngines, EnginePlacementTest,

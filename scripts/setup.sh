@@ -7,4 +7,6 @@ scripts/deps.sh
 scripts/build.sh build
 /usr/bin/python3 tools/gen_models.py --out models
 # Main job: until `batchwise serve` exists, the raw engine benchmark on the default repository.
-exec build/bench/engine_bench --models models --quick
+export OMP_WAIT_POLICY=PASSIVE  # see docs/engines.md: busy-waiting OpenMP teams collapse on shared cores
+exec build/bench/engine_bench --models-dir models --models resnet18,mobilenet_v2,mlp_forecaster \
+  --batches 1,2,4,8,16 --duration-s 1

@@ -1,5 +1,8 @@
 // batchwise: one binary, one subcommand per job.
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -9,6 +12,15 @@
 
 namespace {
 
+// libgomp reads OMP_WAIT_POLICY once, at process start. Its default (spin before sleeping) makes
+// the OpenMP teams of engine instances that share cores with other work collapse (docs/engines.md),
+// so unless the user chose a policy, re-execute once with the passive one.
+void EnsurePassiveOpenMpWait(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  ::execv("/proc/self/exe", argv);  // returns only on failure: carry on with the default policy
+}
+
 int NotAvailable(const std::string& what) {
   std::fprintf(stderr, "batchwise %s: not available yet in this build\n", what.c_str());
   return 2;
@@ -17,6 +29,7 @@ int NotAvailable(const std::string& what) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  EnsurePassiveOpenMpWait(argv);
   CLI::App app{"Batchwise: a model-inference server with workload-aware placement and adaptive "
                "batching"};
   app.require_subcommand(1);

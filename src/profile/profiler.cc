@@ -15,13 +15,24 @@ namespace {
 using Ms = std::chrono::duration<double, std::milli>;
 using Seconds = std::chrono::duration<double>;
 
+}  // namespace
+
 // Batch completions reported by the instance threads of one cell, stamped with the clock.
 class CellRecorder {
  public:
   struct Completion {
     TimePoint end;
+    int instance;
     int batch;
     double latency_ms;
+  };
+  struct Stats {
+    std::vector<double> latencies_ms;
+    // Closed-loop throughput: each instance runs batch after batch, so its rate is the samples
+    // it completed over the time it spent on them; the instances' rates add up. Unlike counting
+    // completions per window, this has no quantisation error when batches are long.
+    double throughput = 0;
+    size_t max_completions_per_instance = 0;
   };
   void Record(Completion c) {
     std::lock_guard<std::mutex> l(mu_);
@@ -41,17 +52,24 @@ class CellRecorder {
     }
     return error_.ok();
   }
-  // Samples and latencies of the batches that completed in [from, to).
-  std::pair<int64_t, std::vector<double>> Window(TimePoint from, TimePoint to) {
+  // The batches that completed in [from, to).
+  Stats Window(TimePoint from, TimePoint to, int instances) {
     std::lock_guard<std::mutex> l(mu_);
-    int64_t samples = 0;
-    std::vector<double> lat;
+    std::vector<double> samples(instances), busy_ms(instances);
+    std::vector<size_t> count(instances);
+    Stats st;
     for (const auto& c : done_) {
       if (c.end < from || c.end >= to) continue;
-      samples += c.batch;
-      lat.push_back(c.latency_ms);
+      samples[c.instance] += c.batch;
+      busy_ms[c.instance] += c.latency_ms;
+      ++count[c.instance];
+      st.latencies_ms.push_back(c.latency_ms);
     }
-    return {samples, std::move(lat)};
+    for (int i = 0; i < instances; ++i) {
+      if (busy_ms[i] > 0) st.throughput += samples[i] * 1000.0 / busy_ms[i];
+      st.max_completions_per_instance = std::max(st.max_completions_per_instance, count[i]);
+    }
+    return st;
   }
   Status error() {
     std::lock_guard<std::mutex> l(mu_);
@@ -65,9 +83,12 @@ class CellRecorder {
   Status error_;                  // GUARDED_BY(mu_)
 };
 
-void LoopBatches(Engine& engine, int batch, uint32_t seed, Clock& clock, CellRecorder& rec,
+namespace {
+
+void LoopBatches(Engine& engine, int instance, int batch, Clock& clock, CellRecorder& rec,
                  std::stop_token stop) {
-  std::vector<Tensor> inputs = MakeRandomBatch(engine.inputs(), batch, seed);
+  std::vector<Tensor> inputs =
+      MakeRandomBatch(engine.inputs(), batch, static_cast<uint32_t>(instance + 1));
   while (!stop.stop_requested()) {
     TimePoint t0 = clock.Now();
     auto out = engine.Run(inputs);
@@ -76,7 +97,7 @@ void LoopBatches(Engine& engine, int batch, uint32_t seed, Clock& clock, CellRec
       return;
     }
     TimePoint t1 = clock.Now();
-    rec.Record({t1, batch, Ms(t1 - t0).count()});
+    rec.Record({t1, instance, batch, Ms(t1 - t0).count()});
   }
 }
 
@@ -146,21 +167,21 @@ Result<PerfCell> Profiler::MeasureCell(std::vector<std::unique_ptr<Engine>>& eng
   CellRecorder rec;
   std::vector<std::jthread> workers;
   for (int i = 0; i < instances; ++i) {
-    workers.emplace_back([&, i](std::stop_token st) {
-      LoopBatches(*engines[i], batch, static_cast<uint32_t>(i + 1), *clock_, rec, st);
-    });
+    workers.emplace_back(
+        [&, i](std::stop_token st) { LoopBatches(*engines[i], i, batch, *clock_, rec, st); });
   }
+  BW_ASSIGN_OR_RETURN(Duration window, WarmUp(rec, instances));
   // Windows are fixed slices of time after the warm-up; a batch belongs to the window in which
   // it completed, so no batch is counted twice or lost between windows.
-  const TimePoint start = clock_->Now() + options_.warmup;
+  const TimePoint start = clock_->Now();
   std::vector<double> tputs;
   int windows = 0;
   for (;;) {
-    TimePoint from = start + options_.window * windows;
-    TimePoint to = from + options_.window;
+    TimePoint from = start + window * windows;
+    TimePoint to = from + window;
     if (!rec.SleepUntil(*clock_, to)) break;
     ++windows;
-    tputs.push_back(rec.Window(from, to).first / Seconds(options_.window).count());
+    tputs.push_back(rec.Window(from, to, instances).throughput);
     if (Stable(tputs, options_.stable_windows, options_.stability_percent)) break;
     if (to - start >= options_.max_cell_duration) break;
   }
@@ -170,12 +191,13 @@ Result<PerfCell> Profiler::MeasureCell(std::vector<std::unique_ptr<Engine>>& eng
 
   // The cell's numbers come from the last `stable_windows` windows taken together.
   int n = std::min(windows, options_.stable_windows);
-  TimePoint span_from = start + options_.window * (windows - n);
-  auto [samples, lat] = rec.Window(span_from, start + options_.window * windows);
+  CellRecorder::Stats st = rec.Window(start + window * (windows - n), start + window * windows,
+                                      instances);
+  const std::vector<double>& lat = st.latencies_ms;
   PerfCell cell;
   cell.batch_size = batch;
   cell.instances = instances;
-  cell.throughput = samples / Seconds(options_.window * n).count();
+  cell.throughput = st.throughput;
   cell.latency_avg_ms = lat.empty() ? 0 : std::accumulate(lat.begin(), lat.end(), 0.0) / lat.size();
   cell.latency_p50_ms = Percentile(lat, 50);
   cell.latency_p90_ms = Percentile(lat, 90);
@@ -183,6 +205,26 @@ Result<PerfCell> Profiler::MeasureCell(std::vector<std::unique_ptr<Engine>>& eng
   for (int i = 0; i < instances; ++i) cell.memory_bytes += engines[i]->memory_footprint_bytes();
   if (utilization) cell.utilization = utilization().value_or(-1);
   return cell;
+}
+
+Result<Duration> Profiler::WarmUp(CellRecorder& rec, int instances) {
+  // Warm up for at least `warmup` and until a batch has completed, so the window can be sized:
+  // at least 5 batch latencies, or one window would hold too few batches to judge stability.
+  const TimePoint begin = clock_->Now();
+  TimePoint until = begin + options_.warmup;
+  for (;;) {
+    if (!rec.SleepUntil(*clock_, until)) return rec.error();
+    CellRecorder::Stats st = rec.Window(begin, until, instances);
+    if (st.max_completions_per_instance > 0) {
+      double slowest = *std::max_element(st.latencies_ms.begin(), st.latencies_ms.end());
+      return std::max<Duration>(options_.window,
+                                std::chrono::duration_cast<Duration>(Ms(5 * slowest)));
+    }
+    if (until - begin >= options_.max_cell_duration) {
+      return DeadlineExceeded("no batch completed within the cell's time cap");
+    }
+    until += std::max<Duration>(options_.warmup, std::chrono::milliseconds(10));
+  }
 }
 
 std::vector<Tensor> MakeRandomBatch(const std::vector<TensorSpec>& inputs, int batch,

@@ -25,7 +25,7 @@ struct ProfileOptions {
   std::vector<int> instance_counts = {1, 2};
   // Time each cell runs before measuring (lets caches, allocators and thread pools settle).
   Duration warmup = std::chrono::milliseconds(500);
-  // Length of one measurement window.
+  // Length of one measurement window (stretched to at least 5 batch latencies of the cell).
   Duration window = std::chrono::milliseconds(1000);
   // Stable when this many consecutive windows lie within stability_percent of their mean.
   int stable_windows = 3;
@@ -50,6 +50,8 @@ struct ProfileProgress {
 };
 using ProgressCallback = std::function<void(const ProfileProgress&)>;
 
+class CellRecorder;
+
 class Profiler {
  public:
   Profiler(Clock* clock, ProfileOptions options) : clock_(clock), options_(std::move(options)) {}
@@ -64,6 +66,8 @@ class Profiler {
  private:
   Result<PerfCell> MeasureCell(std::vector<std::unique_ptr<Engine>>& engines, int instances,
                                int batch, const UtilizationProbe& utilization);
+  // Runs the warm-up; returns the measurement window to use for the cell.
+  Result<Duration> WarmUp(CellRecorder& rec, int instances);
 
   Clock* clock_;
   ProfileOptions options_;

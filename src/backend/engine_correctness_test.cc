@@ -15,6 +15,7 @@
 
 #include "backend/engine.h"
 #include "backend/testing/model_repo.h"
+#include "repository/reference.h"
 
 namespace batchwise {
 namespace {
@@ -22,29 +23,20 @@ namespace {
 using testing::LoadReferenceModel;
 using testing::ReferenceModel;
 
-double MaxAbs(std::span<const float> v) {
-  double m = 0;
-  for (float x : v) m = std::max(m, static_cast<double>(std::fabs(x)));
-  return m;
-}
-
-// Compares `got` with the first `got.shape()[0]` samples of `ref`.
-void ExpectClose(const Tensor& got, const Tensor& ref, const std::string& what) {
-  ASSERT_EQ(got.shape()[0] * (ref.element_count() / ref.shape()[0]), got.element_count()) << what;
-  auto g = got.as<float>();
-  auto r = ref.as<float>().subspan(0, g.size());
-  double tol = 1e-3 * std::max(1.0, MaxAbs(ref.as<float>()));
-  double worst = 0;
-  for (size_t i = 0; i < g.size(); ++i) worst = std::max(worst, double(std::fabs(g[i] - r[i])));
-  std::printf("  %s: max abs diff %.3g (tolerance %.3g)\n", what.c_str(), worst, tol);
-  EXPECT_LE(worst, tol) << what << ": max abs diff " << worst << " over " << g.size() << " values";
-}
-
 Tensor FirstSamples(const Tensor& t, int64_t n) {
   Shape s = t.shape();
   size_t row = t.byte_size() / static_cast<size_t>(s[0]);
   s[0] = n;
   return Tensor::Borrow(t.dtype(), s, t.bytes().subspan(0, row * n));
+}
+
+// Compares `got` with the first `got.shape()[0]` samples of `ref` (tolerance: repository/reference.h).
+void ExpectClose(const Tensor& got, const Tensor& ref, const std::string& what) {
+  auto cmp = CompareToReference(got, FirstSamples(ref, got.shape()[0]));
+  ASSERT_TRUE(cmp.ok()) << what << ": " << cmp.status();
+  std::printf("  %s: max abs diff %.3g (tolerance %.3g)\n", what.c_str(), cmp->max_abs_diff,
+              cmp->tolerance);
+  EXPECT_TRUE(cmp->ok()) << what << ": max abs diff " << cmp->max_abs_diff;
 }
 
 using Param = std::tuple<std::string, EngineKind>;

@@ -11,5 +11,6 @@ namespace batchwise::cli {
 using Command = std::function<int()>;
 
 Command AddProfileCommand(CLI::App& app);
+Command AddModelsCommand(CLI::App& app);
 
 }  // namespace batchwise::cli

@@ -40,13 +40,14 @@ int main(int argc, char** argv) {
   batchwise::cli::Command profile = batchwise::cli::AddProfileCommand(app);
   auto* bench = app.add_subcommand("bench", "Load generator and benchmarks");
   auto* simulate = app.add_subcommand("simulate", "Run placement and batching on simulated processors");
-  auto* models = app.add_subcommand("models", "List and check the model repository");
+  batchwise::cli::Command models = batchwise::cli::AddModelsCommand(app);
 
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   if (app.got_subcommand("profile")) return profile();
-  for (auto* sub : {serve, bench, simulate, models}) {
+  if (app.got_subcommand("models")) return models();
+  for (auto* sub : {serve, bench, simulate}) {
     if (sub->parsed()) return NotAvailable(sub->get_name());
   }
   return 2;

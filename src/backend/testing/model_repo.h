@@ -32,7 +32,4 @@ Result<ReferenceModel> LoadReferenceModel(const std::string& name);
 // The message tests skip with when models are missing.
 std::string NoModelsMessage(const Status& why);
 
-// Parses the "inputs"/"outputs" lists of a config.json (TensorSpecs with -1 batch dims).
-Result<std::vector<TensorSpec>> ReadSpecs(const std::string& config_path, const std::string& key);
-
 }  // namespace batchwise::testing

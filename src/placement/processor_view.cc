@@ -49,7 +49,6 @@ void FillMemory(const Processor& p, const ProcessorState* state, ProcessorView& 
   } else {
     v.memory_free_bytes = p.memory_bytes;
   }
-  if (state != nullptr && state->memory_available) v.memory_utilization = state->memory_utilization;
 }
 
 }  // namespace

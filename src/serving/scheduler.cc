@@ -96,7 +96,8 @@ Scheduler::~Scheduler() {
 void Scheduler::Start() {
   if (hardware_.monitor) hardware_.monitor->Start();
   if (options_.rebalance_period_ms == 0 || loop_.joinable()) return;
-  loop_ = std::jthread([this](std::stop_token stop) { Loop(std::move(stop)); });
+  const TimePoint first = clock_.Now() + std::chrono::milliseconds(options_.rebalance_period_ms);
+  loop_ = std::jthread([this, first](std::stop_token stop) { Loop(std::move(stop), first); });
 }
 
 void Scheduler::Stop() {
@@ -112,9 +113,8 @@ void Scheduler::Stop() {
 }
 
 // The re-placement loop: sleep one period on the clock, take one step, repeat.
-void Scheduler::Loop(std::stop_token stop) {
+void Scheduler::Loop(std::stop_token stop, TimePoint next) {
   const Duration period = std::chrono::milliseconds(options_.rebalance_period_ms);
-  TimePoint next = clock_.Now() + period;
   while (!stop.stop_requested()) {
     {
       std::unique_lock<std::mutex> l(loop_mu_);

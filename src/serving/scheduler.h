@@ -173,7 +173,7 @@ class Scheduler {
   bool TryMoveLocked(ModelRuntime& model, const Rebalancer::Move& move, MoveRecord& record)
       REQUIRES(admin_mu_);
   void RecordMove(const MoveRecord& record);
-  void Loop(std::stop_token stop);
+  void Loop(std::stop_token stop, TimePoint first_step);
 
   const Options options_;
   Clock& clock_;

@@ -86,6 +86,10 @@ Harness::Harness(std::vector<Processor> processors, std::map<std::string, PerfTa
     : factory(std::move(engine)) {
   std::vector<HardwareMonitor::Source> sources;
   for (const auto& p : processors) {
+    if (p.simulated && p.load != nullptr) {  // simulated processors report their own load
+      sources.push_back({p.id, NewSimulatedStateSource(p.load)});
+      continue;
+    }
     auto script = std::make_shared<SourceScript>();
     script->readings.push_back(Load(0));
     scripts[p.id] = script;

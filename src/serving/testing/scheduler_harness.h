@@ -43,7 +43,8 @@ class Collector {
   std::vector<std::pair<Status, InferResponse>> results_;
 };
 
-// A scheduler over `processors` whose monitor reads scripted states.
+// A scheduler over `processors` whose monitor reads scripted states (simulated processors: their
+// SimulatedLoad).
 struct Harness {
   Harness(std::vector<Processor> processors, std::map<std::string, PerfTable> profiles,
           Scheduler::Options options = ImmediateOptions(), FakeEngineOptions engine = {});

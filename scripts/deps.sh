@@ -9,6 +9,7 @@ PACKAGES=(
   libcli11-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-torch python3-torchvision python3-onnx
+  gnuplot-nox
 )
 
 missing=()

@@ -1,5 +1,9 @@
 #include "backend/engine.h"
 
+#include "backend/onnx_engine.h"
+#include "backend/simulated_engine.h"
+#include "backend/torchscript_engine.h"
+
 namespace batchwise {
 
 std::string_view EngineKindName(EngineKind kind) {
@@ -20,7 +24,12 @@ Result<EngineKind> ParseEngineKind(std::string_view name) {
 }
 
 Result<std::unique_ptr<Engine>> CreateEngine(EngineKind kind, const EngineOptions& options) {
-  return Unimplemented(std::string(EngineKindName(kind)) + " engine is not built yet");
+  switch (kind) {
+    case EngineKind::kOnnx: return CreateOnnxEngine(options);
+    case EngineKind::kTorchScript: return CreateTorchScriptEngine(options);
+    case EngineKind::kSimulated: return CreateSimulatedEngine(options);
+  }
+  return InvalidArgument("unknown engine kind");
 }
 
 }  // namespace batchwise

@@ -58,6 +58,10 @@ struct EngineOptions {
   std::vector<TensorSpec> outputs;
   // Clock the simulated engine waits on (not owned, must outlive the engine). Null: SystemClock().
   Clock* clock = nullptr;
+  // kSimulated: the table row (concurrent instances on the processor) that gives the latency.
+  int simulated_instances = 1;
+  // kSimulated: footprint to report when the table has no memory figure for that row.
+  size_t simulated_memory_bytes = 0;
 };
 
 class Engine {

@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cli/commands.h"
+
 namespace {
 
 int NotAvailable(const std::string& what) {
@@ -22,7 +24,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
 
   auto* serve = app.add_subcommand("serve", "Serve the model repository over KServe v2");
-  auto* profile = app.add_subcommand("profile", "Measure load-performance tables");
+  batchwise::cli::Command profile = batchwise::cli::AddProfileCommand(app);
   auto* bench = app.add_subcommand("bench", "Load generator and benchmarks");
   auto* simulate = app.add_subcommand("simulate", "Run placement and batching on simulated processors");
   auto* models = app.add_subcommand("models", "List and check the model repository");
@@ -30,7 +32,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
 
-  for (auto* sub : {serve, profile, bench, simulate, models}) {
+  if (app.got_subcommand("profile")) return profile();
+  for (auto* sub : {serve, bench, simulate, models}) {
     if (sub->parsed()) return NotAvailable(sub->get_name());
   }
   return 2;

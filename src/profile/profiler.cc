@@ -120,8 +120,9 @@ Status Profiler::Run(const EngineFactory& factory, const UtilizationProbe& utili
   ProfileProgress p;
   p.cells = static_cast<int>(options_.batch_sizes.size() * options_.instance_counts.size());
   for (int k : options_.instance_counts) {
-    while (static_cast<int>(engines.size()) < k) {
-      BW_ASSIGN_OR_RETURN(auto engine, factory(static_cast<int>(engines.size())));
+    engines.clear();  // each instance count gets its own instances, sized for k
+    for (int i = 0; i < k; ++i) {
+      BW_ASSIGN_OR_RETURN(auto engine, factory(i, k));
       engines.push_back(std::move(engine));
     }
     bool too_slow = false;

@@ -36,8 +36,9 @@ struct ProfileOptions {
   Duration max_batch_latency = std::chrono::seconds(5);
 };
 
-// Creates the i-th engine instance (0-based) of the model on the processor being profiled.
-using EngineFactory = std::function<Result<std::unique_ptr<Engine>>(int instance)>;
+// Creates engine instance `instance` (0-based) of `instances` that will run concurrently on the
+// processor being profiled (so the factory can split the processor's threads between them).
+using EngineFactory = std::function<Result<std::unique_ptr<Engine>>(int instance, int instances)>;
 // Reads the processor's utilisation in [0,1] right now (smoothed), or nullopt if unknown.
 using UtilizationProbe = std::function<std::optional<double>()>;
 

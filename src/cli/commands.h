@@ -1,0 +1,15 @@
+// The batchwise subcommands: each registers its flags on the CLI11 app and runs when parsed.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace batchwise::cli {
+
+// Adds a subcommand to `app`; the returned function runs it (exit status) once it was parsed.
+using Command = std::function<int()>;
+
+Command AddProfileCommand(CLI::App& app);
+
+}  // namespace batchwise::cli

@@ -11,7 +11,6 @@
 // measured on this machine's CPU (docs/engines.md, TorchScript, batch 8). Results go in
 // docs/placement.md.
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -32,8 +31,8 @@ constexpr uint64_t kGiB = 1ull << 30;
 
 struct BenchModel {
   const char* name;
-  double cost;           // latency relative to resnet50 on the same processor
-  double demand_per_s;   // samples/s offered, open loop
+  double cost;          // latency relative to resnet50 on the same processor
+  double demand_per_s;  // samples/s offered, open loop
 };
 // Costs: samples/s at batch 8, 1 thread, TorchScript, this machine (docs/engines.md):
 // resnet50 11.4, resnet18 30.4, mobilenet_v2 92.0, mlp_forecaster 75835.
@@ -59,11 +58,18 @@ PerfTable CpuCoreTable() {
   t.source = "docs/engines.md: engine_bench resnet50 torchscript 1 thread (replayed)";
   t.model_name = "resnet50";
   t.engine = "simulated";
-  const double rows[][3] = {{1, 12.3, 80.38}, {2, 12.9, 154.65}, {4, 11.3, 351.23},
-                            {8, 11.4, 698.04}, {16, 10.3, 1536.87}};
+  const double rows[][3] = {{1, 12.3, 80.38},
+                            {2, 12.9, 154.65},
+                            {4, 11.3, 351.23},
+                            {8, 11.4, 698.04},
+                            {16, 10.3, 1536.87}};
   for (const auto& r : rows) {
-    t.cells.push_back({.batch_size = static_cast<int>(r[0]), .instances = 1, .throughput = r[1],
-                       .latency_avg_ms = r[2], .latency_p50_ms = r[2], .latency_p90_ms = r[2],
+    t.cells.push_back({.batch_size = static_cast<int>(r[0]),
+                       .instances = 1,
+                       .throughput = r[1],
+                       .latency_avg_ms = r[2],
+                       .latency_p50_ms = r[2],
+                       .latency_p90_ms = r[2],
                        .latency_p99_ms = r[2]});
   }
   return t;
@@ -212,10 +218,10 @@ Result<Row> Run(const std::string& name, const Placement& place, const std::stri
                      s->Instances(kModels[i].name)[0].processor;
   }
   const TimePoint start = SystemClock().Now();
-  const TimePoint window = start + std::chrono::duration_cast<Duration>(
-                                       std::chrono::duration<double>(warmup_s));
-  const TimePoint end = window + std::chrono::duration_cast<Duration>(
-                                     std::chrono::duration<double>(measure_s));
+  const TimePoint window =
+      start + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(warmup_s));
+  const TimePoint end =
+      window + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(measure_s));
   std::vector<Tally> tallies(4);
   {
     std::vector<std::jthread> clients;
@@ -239,20 +245,22 @@ Result<Row> Run(const std::string& name, const Placement& place, const std::stri
 }
 
 void Print(const std::vector<Row>& rows, double measure_s) {
-  std::printf("\nALL PROCESSORS SIMULATED (replayed tables; see header). %g s measured per "
-              "strategy, open loop, %d samples/request, request timeout 1 s.\n\n",
-              measure_s, kSamplesPerRequest);
-  std::printf("| strategy | placement | offered samples/s | served samples/s | served %% | "
-              "resnet50 | resnet18 | mobilenet_v2 | mlp_forecaster | p50 ms | p99 ms | "
-              "rejected (queue full) | failed (timeout) |\n");
+  std::printf(
+      "\nALL PROCESSORS SIMULATED (replayed tables; see header). %g s measured per "
+      "strategy, open loop, %d samples/request, request timeout 1 s.\n\n",
+      measure_s, kSamplesPerRequest);
+  std::printf(
+      "| strategy | placement | offered samples/s | served samples/s | served %% | "
+      "resnet50 | resnet18 | mobilenet_v2 | mlp_forecaster | p50 ms | p99 ms | "
+      "rejected (queue full) | failed (timeout) |\n");
   std::printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const Row& r : rows) {
-    std::printf("| %s | %s | %.0f | %.0f | %.1f | %.0f | %.0f | %.0f | %.0f | %.1f | %.1f | %lld | "
-                "%lld |\n",
-                r.strategy.c_str(), r.placement.c_str(), r.offered, r.served,
-                100 * r.served / r.offered, r.per_model[0], r.per_model[1], r.per_model[2],
-                r.per_model[3], r.p50, r.p99, static_cast<long long>(r.rejected),
-                static_cast<long long>(r.failed));
+    std::printf(
+        "| %s | %s | %.0f | %.0f | %.1f | %.0f | %.0f | %.0f | %.0f | %.1f | %.1f | %lld | "
+        "%lld |\n",
+        r.strategy.c_str(), r.placement.c_str(), r.offered, r.served, 100 * r.served / r.offered,
+        r.per_model[0], r.per_model[1], r.per_model[2], r.per_model[3], r.p50, r.p99,
+        static_cast<long long>(r.rejected), static_cast<long long>(r.failed));
   }
 }
 

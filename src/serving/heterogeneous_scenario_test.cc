@@ -39,8 +39,8 @@ constexpr ScenarioModel kModels[] = {
 class HeterogeneousScenarioTest : public ::testing::Test {
  protected:
   HeterogeneousScenarioTest()
-      : h(ScenarioProcessors(), {{"cpu:0", TableWithPerformance(60)},
-                                 {"cpu:1", TableWithPerformance(60)}}) {
+      : h(ScenarioProcessors(),
+          {{"cpu:0", TableWithPerformance(60)}, {"cpu:1", TableWithPerformance(60)}}) {
     h.Set("cpu:0", Load(0.30, 6));  // another tenant keeps cpu:0 busier
     h.Set("cpu:1", Load(0.05, 6));
   }
@@ -52,7 +52,9 @@ class HeterogeneousScenarioTest : public ::testing::Test {
       ASSERT_TRUE(h.scheduler->LoadModel(TinyModel(m.name), o).ok()) << m.name;
     }
   }
-  std::string Where(const std::string& model) { return h.scheduler->Instances(model).at(0).processor; }
+  std::string Where(const std::string& model) {
+    return h.scheduler->Instances(model).at(0).processor;
+  }
   double P(const std::string& id) {
     for (const auto& v : h.scheduler->ProcessorViews()) {
       if (v.id == id) return v.performance;
@@ -96,7 +98,8 @@ TEST_F(HeterogeneousScenarioTest, DoesNotPileOntoTheFastestProcessor) {
   EXPECT_EQ(on_a100, 1);
   // Later models see the A100 full (its published table is single-instance) and say so.
   const PlacementDecision d = h.scheduler->Decisions("resnet18").at(0);
-  EXPECT_EQ(Candidate(d, "sim:a100").excluded, "already runs its profiled maximum of 1 instance(s)");
+  EXPECT_EQ(Candidate(d, "sim:a100").excluded,
+            "already runs its profiled maximum of 1 instance(s)");
   // The first model's expected load is booked on the A100 until the monitor sees it.
   EXPECT_NEAR(Candidate(d, "sim:a100").utilization, 400 / P("sim:a100"), 1e-9);
 }
@@ -110,7 +113,8 @@ TEST_F(HeterogeneousScenarioTest, AnNpuOnlyModelWaitsForTheNpu) {
   const PlacementDecision d = h.scheduler->Decisions("npu_only").at(0);
   EXPECT_EQ(Candidate(d, "cpu:0").excluded, "model config does not allow processor kind 'cpu'");
   EXPECT_EQ(Candidate(d, "sim:a100").excluded, "model config does not allow processor kind 'gpu'");
-  EXPECT_EQ(Candidate(d, "sim:npu0").excluded, "already runs its profiled maximum of 1 instance(s)");
+  EXPECT_EQ(Candidate(d, "sim:npu0").excluded,
+            "already runs its profiled maximum of 1 instance(s)");
   ASSERT_TRUE(h.scheduler->UnloadModel("resnet18").ok());
   ASSERT_TRUE(h.scheduler->LoadModel(npu_only).ok());
   EXPECT_EQ(Where("npu_only"), "sim:npu0");

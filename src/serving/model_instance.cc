@@ -27,9 +27,9 @@ Result<std::unique_ptr<ModelInstance>> ModelInstance::Create(const Options& opti
       new ModelInstance(options, std::move(engine), stats, clock));
   BW_RETURN_IF_ERROR(instance->Warmup());
   ModelInstance* self = instance.get();
-  BW_ASSIGN_OR_RETURN(instance->batcher_,
-                      Batcher::Create(options.batching, clock,
-                                      [self](Batch& b) { return self->RunBatch(b); }));
+  BW_ASSIGN_OR_RETURN(
+      instance->batcher_,
+      Batcher::Create(options.batching, clock, [self](Batch& b) { return self->RunBatch(b); }));
   return instance;
 }
 

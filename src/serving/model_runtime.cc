@@ -1,7 +1,6 @@
 #include "serving/model_runtime.h"
 
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 namespace batchwise {

@@ -1,6 +1,6 @@
 // ModelStats: per-model counters in the shape of Triton's statistics extension (success, fail,
-// queue, compute_input, compute_infer, compute_output as count + ns; inference and execution counts;
-// per-batch-size compute stats).
+// queue, compute_input, compute_infer, compute_output as count + ns; inference and execution
+// counts; per-batch-size compute stats).
 //
 // Thread-safe and cheap: every counter is a relaxed atomic, updated on the batching threads;
 // ToJson() reads them without a lock (a snapshot may mix counts from adjacent requests).
@@ -9,10 +9,9 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "common/clock.h"
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
 
 #include "serving/model_instance.h"
@@ -66,7 +65,8 @@ Result<std::unique_ptr<Scheduler>> Scheduler::Create(const Options& options, Clo
   if (hardware.processors.empty()) return InvalidArgument("scheduler needs processors");
   if (options.rebalance_period_ms < 0) return InvalidArgument("rebalance_period_ms must be >= 0");
   if (options.warmup_batches < 0) return InvalidArgument("warmup_batches must be >= 0");
-  if (options.views.unprofiled_performance_per_s < 0 || options.views.unprofiled_max_instances < 1) {
+  if (options.views.unprofiled_performance_per_s < 0 ||
+      options.views.unprofiled_max_instances < 1) {
     return InvalidArgument("unprofiled performance must be >= 0 and max instances >= 1");
   }
   BW_RETURN_IF_ERROR(options.batching.Validate());
@@ -209,12 +209,11 @@ Status Scheduler::LoadModel(const ModelConfig& config, const LoadOptions& load) 
   return Status::Ok();
 }
 
-Result<std::unique_ptr<Engine>> Scheduler::MakeEngineLocked(ModelRuntime& model,
-                                                            const Processor& p,
+Result<std::unique_ptr<Engine>> Scheduler::MakeEngineLocked(ModelRuntime& model, const Processor& p,
                                                             EngineKind engine) {
   const ProcessorPerformance perf = PerformanceFor(p);
-  InstanceSpec spec{&model.config(), &p, engine, TargetFor(p, ThreadsPerInstance(p, perf.max_instances)),
-                    &clock_};
+  InstanceSpec spec{&model.config(), &p, engine,
+                    TargetFor(p, ThreadsPerInstance(p, perf.max_instances)), &clock_};
   BW_ASSIGN_OR_RETURN(auto created, engine_factory_(spec));
   if (!p.simulated) return created;
   auto& lock = device_locks_[p.id];

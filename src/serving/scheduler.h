@@ -17,12 +17,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "batching/batcher.h"
 #include "common/clock.h"
@@ -163,7 +162,7 @@ class Scheduler {
   const Processor* ProcessorById(const std::string& id) const;
   ModelRequirements RequirementsFor(const ModelRuntime& model) const;
   Result<std::unique_ptr<ModelInstance>> StartInstanceLocked(ModelRuntime& model,
-                                                                   const PlacementDecision& d)
+                                                             const PlacementDecision& d)
       REQUIRES(admin_mu_);
   Result<std::unique_ptr<Engine>> MakeEngineLocked(ModelRuntime& model, const Processor& p,
                                                    EngineKind engine) REQUIRES(admin_mu_);

@@ -35,7 +35,10 @@ class FakeEngine final : public Engine {
  public:
   FakeEngine(std::vector<TensorSpec> in, std::vector<TensorSpec> out, FakeEngineOptions o,
              Clock* clock, std::string where)
-      : in_(std::move(in)), out_(std::move(out)), o_(std::move(o)), clock_(clock),
+      : in_(std::move(in)),
+        out_(std::move(out)),
+        o_(std::move(o)),
+        clock_(clock),
         where_(std::move(where)) {}
 
   EngineKind kind() const override { return EngineKind::kOnnx; }

@@ -18,10 +18,12 @@ PerfTable TableWithPerformance(double per_s, int instances) {
   t.model_name = "resnet50";
   double best = per_s / (1 + 0.2 * (instances - 1));
   for (int k = 1; k <= instances; ++k, best *= 1.2) {
-    t.cells.push_back({.batch_size = 1, .instances = k, .throughput = best / 2,
+    t.cells.push_back({.batch_size = 1,
+                       .instances = k,
+                       .throughput = best / 2,
                        .latency_avg_ms = 1000.0 * k / (best / 2)});
-    t.cells.push_back({.batch_size = 8, .instances = k, .throughput = best,
-                       .latency_avg_ms = 8000.0 * k / best});
+    t.cells.push_back(
+        {.batch_size = 8, .instances = k, .throughput = best, .latency_avg_ms = 8000.0 * k / best});
   }
   return t;
 }

@@ -1,0 +1,219 @@
+#include "serving/model_runtime.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+namespace batchwise {
+namespace {
+
+using nlohmann::json;
+
+// Reads an integer key of the "batching" section into `out` when present.
+Status ReadInt(const json& j, const char* key, int64_t& out) {
+  if (!j.contains(key)) return Status::Ok();
+  if (!j.at(key).is_number_integer()) {
+    return InvalidArgument(std::string("batching.") + key + " must be an integer");
+  }
+  out = j.at(key).get<int64_t>();
+  return Status::Ok();
+}
+
+template <typename T>
+Status ReadIntAs(const json& j, const char* key, T& out) {
+  int64_t v = out;
+  BW_RETURN_IF_ERROR(ReadInt(j, key, v));
+  out = static_cast<T>(v);
+  return Status::Ok();
+}
+
+Status ApplyBatchingSection(const json& j, BatcherOptions& o) {
+  if (!j.is_object()) return InvalidArgument("batching must be an object");
+  if (j.contains("policy")) {
+    if (!j.at("policy").is_string()) return InvalidArgument("batching.policy must be a string");
+    BW_ASSIGN_OR_RETURN(o.controller.policy, ParseBatchPolicy(j.at("policy").get<std::string>()));
+  }
+  BW_RETURN_IF_ERROR(ReadIntAs(j, "max_queue_delay_micros", o.max_queue_delay_micros));
+  BW_RETURN_IF_ERROR(ReadIntAs(j, "max_queue_size", o.max_queue_size));
+  BW_RETURN_IF_ERROR(ReadIntAs(j, "default_timeout_micros", o.default_timeout_micros));
+  BW_RETURN_IF_ERROR(ReadIntAs(j, "batch_size", o.controller.fixed.batch_size));
+  BW_RETURN_IF_ERROR(ReadIntAs(j, "initial_batch_size", o.controller.initial_batch_size));
+  BW_RETURN_IF_ERROR(ReadIntAs(j, "min_batch_size", o.controller.min_batch_size));
+  return ReadIntAs(j, "step_size", o.controller.step_size);
+}
+
+// Keeps the defaults' sizes inside the model's maximum.
+void FitToModel(const ModelConfig& config, BatcherOptions& o) {
+  ControllerOptions& c = o.controller;
+  c.max_batch_size = config.max_batch_size;
+  c.min_batch_size = std::min(c.min_batch_size, c.max_batch_size);
+  c.initial_batch_size = std::min(c.initial_batch_size, c.max_batch_size);
+  c.fixed.batch_size = std::min(c.fixed.batch_size, c.max_batch_size);
+  o.max_queue_size = std::max(o.max_queue_size, c.max_batch_size);
+  if (config.latency_target_ms > 0) {
+    c.latency_target_micros = static_cast<int64_t>(config.latency_target_ms * 1000);
+  }
+}
+
+int IndexOf(const std::vector<TensorSpec>& specs, const std::string& name) {
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (specs[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+Status CheckInput(const ModelConfig& config, const TensorSpec& spec, const Tensor& t) {
+  if (t.dtype() != spec.dtype) {
+    return InvalidArgument("input '" + spec.name + "' has datatype " +
+                           std::string(DataTypeName(t.dtype())) + ", model '" + config.name +
+                           "' expects " + std::string(DataTypeName(spec.dtype)));
+  }
+  BW_RETURN_IF_ERROR(config.CheckShape(spec, t.shape()));
+  Status s = t.Validate();
+  return s.ok() ? s : InvalidArgument("input '" + spec.name + "': " + s.message());
+}
+
+// Places each input at its declared position; checks names, dtypes and shapes.
+Result<std::vector<Tensor>> OrderInputs(const ModelConfig& config,
+                                        std::vector<NamedTensor>& inputs) {
+  std::vector<Tensor> ordered(config.inputs.size());
+  std::vector<bool> seen(config.inputs.size(), false);
+  for (NamedTensor& in : inputs) {
+    const int i = IndexOf(config.inputs, in.name);
+    if (i < 0) return InvalidArgument("model '" + config.name + "' has no input '" + in.name + "'");
+    if (seen[i]) return InvalidArgument("input '" + in.name + "' given more than once");
+    BW_RETURN_IF_ERROR(CheckInput(config, config.inputs[i], in.tensor));
+    seen[i] = true;
+    ordered[i] = std::move(in.tensor);
+  }
+  for (size_t i = 0; i < seen.size(); ++i) {
+    if (!seen[i]) return InvalidArgument("missing input '" + config.inputs[i].name + "'");
+  }
+  return ordered;
+}
+
+Result<int> CommonBatch(const ModelConfig& config, const std::vector<Tensor>& inputs) {
+  if (inputs.empty()) return InvalidArgument("model '" + config.name + "' declares no inputs");
+  const int64_t batch = inputs[0].shape()[0];
+  for (size_t i = 1; i < inputs.size(); ++i) {
+    if (inputs[i].shape()[0] != batch) {
+      return InvalidArgument("inputs disagree on the batch size: '" + config.inputs[0].name +
+                             "' has " + std::to_string(batch) + ", '" + config.inputs[i].name +
+                             "' has " + std::to_string(inputs[i].shape()[0]));
+    }
+  }
+  return static_cast<int>(batch);
+}
+
+Status SelectOutputs(const ModelConfig& config, const std::vector<std::string>& requested,
+                     QueuedRequest& r) {
+  if (requested.empty()) {
+    for (size_t i = 0; i < config.outputs.size(); ++i) {
+      r.output_indices.push_back(static_cast<int>(i));
+      r.output_names.push_back(config.outputs[i].name);
+    }
+    return Status::Ok();
+  }
+  for (const std::string& name : requested) {
+    const int i = IndexOf(config.outputs, name);
+    if (i < 0) return InvalidArgument("model '" + config.name + "' has no output '" + name + "'");
+    r.output_indices.push_back(i);
+    r.output_names.push_back(name);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<BatcherOptions> ModelBatchingOptions(const ModelConfig& config,
+                                            const BatcherOptions& defaults) {
+  BatcherOptions o = defaults;
+  FitToModel(config, o);
+  if (!config.batching_json.empty()) {
+    json j = json::parse(config.batching_json, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return InvalidArgument("batching section is not valid JSON");
+    BW_RETURN_IF_ERROR(ApplyBatchingSection(j, o));
+  }
+  Status s = o.Validate();
+  if (!s.ok()) return s.WithContext("batching of model '" + config.name + "'");
+  return o;
+}
+
+Result<PreparedRequest> PrepareRequest(const ModelConfig& config, InferRequest request,
+                                       InferCallback done) {
+  if (!done) return InvalidArgument("a request needs a completion callback");
+  auto r = std::make_unique<QueuedRequest>();
+  BW_ASSIGN_OR_RETURN(r->inputs, OrderInputs(config, request.inputs));
+  BW_ASSIGN_OR_RETURN(int batch, CommonBatch(config, r->inputs));
+  BW_RETURN_IF_ERROR(SelectOutputs(config, request.requested_outputs, *r));
+  if (request.timeout < Duration::zero()) return InvalidArgument("timeout must be >= 0");
+  r->model = config.name;
+  r->id = std::move(request.id);
+  r->done = std::move(done);
+  r->timeout = request.timeout;
+  return PreparedRequest{std::move(r), batch};
+}
+
+ModelRuntime::ModelRuntime(ModelConfig config, double expected_rate_per_s,
+                           uint64_t memory_estimate_bytes, BatcherOptions batching)
+    : config_(std::move(config)),
+      expected_rate_per_s_(expected_rate_per_s),
+      memory_estimate_bytes_(memory_estimate_bytes),
+      batching_(std::move(batching)),
+      stats_(config_.max_batch_size) {}
+
+Status ModelRuntime::Route(std::unique_ptr<QueuedRequest>* request, int batch_size) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (instances_.empty()) return FailedPrecondition("model '" + config_.name + "' is not ready");
+  auto least = std::min_element(instances_.begin(), instances_.end(), [](auto& a, auto& b) {
+    return a->in_flight_samples() < b->in_flight_samples();
+  });
+  return (*least)->Submit(request, batch_size);
+}
+
+void ModelRuntime::Add(std::unique_ptr<ModelInstance> instance) {
+  std::lock_guard<std::mutex> l(mu_);
+  instances_.push_back(std::move(instance));
+}
+
+std::unique_ptr<ModelInstance> ModelRuntime::Replace(const std::string& processor_id,
+                                                     std::unique_ptr<ModelInstance> fresh) {
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto& slot : instances_) {
+    if (slot->processor_id() == processor_id) {
+      std::swap(slot, fresh);
+      return fresh;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<std::unique_ptr<ModelInstance>> ModelRuntime::TakeAll() {
+  std::lock_guard<std::mutex> l(mu_);
+  return std::exchange(instances_, {});
+}
+
+std::vector<std::string> ModelRuntime::ProcessorIds() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<std::string> ids;
+  for (const auto& i : instances_) ids.push_back(i->processor_id());
+  return ids;
+}
+
+std::vector<InstanceInfo> ModelRuntime::Infos() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<InstanceInfo> out;
+  for (const auto& i : instances_) {
+    out.push_back({config_.name, i->processor_id(), i->engine().Describe(), i->engine().simulated(),
+                   i->in_flight_samples(), i->completed_requests()});
+  }
+  return out;
+}
+
+std::vector<BatcherState> ModelRuntime::BatcherStates() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<BatcherState> out;
+  for (const auto& i : instances_) out.push_back(i->batcher_state());
+  return out;
+}
+
+}  // namespace batchwise

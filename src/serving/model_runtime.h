@@ -1,0 +1,89 @@
+// ModelRuntime: one loaded model inside the scheduler — its config, batching options, stats and
+// the instances requests are routed to.
+//
+// Thread-safe: Route() from request threads runs under the same lock as Add()/Replace()/TakeAll(),
+// so a request is either queued on an instance before it leaves routing (and that instance's drain
+// waits for it) or it sees the new set. The scheduler owns runtimes through shared_ptr because a
+// request in flight through Infer() holds one while the model may be unloaded.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "batching/batcher.h"
+#include "common/thread_annotations.h"
+#include "repository/model_config.h"
+#include "serving/inference.h"
+#include "serving/model_instance.h"
+#include "serving/model_stats.h"
+
+namespace batchwise {
+
+// Where one instance runs.
+struct InstanceInfo {
+  std::string model;
+  std::string processor;
+  std::string engine;  // Engine::Describe()
+  bool simulated = false;
+  int in_flight_samples = 0;
+  int64_t completed_requests = 0;
+};
+
+// The batcher options of `config`: `defaults` with the model's max batch size and latency target,
+// then its "batching" section (policy, max_queue_delay_micros, max_queue_size, batch_size,
+// initial_batch_size, min_batch_size, step_size, default_timeout_micros). Errors name the key.
+Result<BatcherOptions> ModelBatchingOptions(const ModelConfig& config,
+                                            const BatcherOptions& defaults);
+
+// A validated request: inputs in declared order, its batch size.
+struct PreparedRequest {
+  std::unique_ptr<QueuedRequest> request;
+  int batch_size = 0;
+};
+
+// Checks `request` against `config` (every declared input exactly once, no unknown ones, dtype,
+// shape, one batch size in [1, max_batch_size], byte sizes, known requested outputs).
+Result<PreparedRequest> PrepareRequest(const ModelConfig& config, InferRequest request,
+                                       InferCallback done);
+
+class ModelRuntime {
+ public:
+  ModelRuntime(ModelConfig config, double expected_rate_per_s, uint64_t memory_estimate_bytes,
+               BatcherOptions batching);
+
+  const ModelConfig& config() const { return config_; }
+  const BatcherOptions& batching() const { return batching_; }
+  double expected_rate_per_s() const { return expected_rate_per_s_; }
+  uint64_t memory_estimate_bytes() const { return memory_estimate_bytes_; }
+  ModelStats& stats() { return stats_; }
+  const ModelStats& stats() const { return stats_; }
+
+  // Queues on the instance with the fewest samples in flight; FAILED_PRECONDITION if none.
+  Status Route(std::unique_ptr<QueuedRequest>* request, int batch_size);
+
+  void Add(std::unique_ptr<ModelInstance> instance);
+  // Puts `fresh` in place of the first instance on `processor_id` and returns that one (no
+  // longer routed to; the caller drains it). Null if there is none.
+  std::unique_ptr<ModelInstance> Replace(const std::string& processor_id,
+                                         std::unique_ptr<ModelInstance> fresh);
+  std::vector<std::unique_ptr<ModelInstance>> TakeAll();
+
+  std::vector<std::string> ProcessorIds() const;
+  std::vector<InstanceInfo> Infos() const;
+  std::vector<BatcherState> BatcherStates() const;
+
+ private:
+  const ModelConfig config_;
+  const double expected_rate_per_s_;
+  const uint64_t memory_estimate_bytes_;
+  const BatcherOptions batching_;
+  ModelStats stats_;
+
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<ModelInstance>> instances_ GUARDED_BY(mu_);
+};
+
+}  // namespace batchwise

@@ -1,0 +1,358 @@
+#include "serving/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "serving/testing/scheduler_harness.h"
+
+namespace batchwise {
+namespace {
+
+using namespace testing;  // NOLINT: the harness
+using std::chrono::seconds;
+
+const CandidateScore& Candidate(const PlacementDecision& d, const std::string& id) {
+  for (const auto& c : d.candidates) {
+    if (c.processor_id == id) return c;
+  }
+  ADD_FAILURE() << "no candidate " << id;
+  return d.candidates.front();
+}
+
+std::map<std::string, PerfTable> SameProfiles(std::vector<std::string> ids, double perf = 100,
+                                              int instances = 1) {
+  std::map<std::string, PerfTable> out;
+  for (const auto& id : ids) out[id] = TableWithPerformance(perf, instances);
+  return out;
+}
+
+Harness TwoCpus(Scheduler::Options o = ImmediateOptions(), FakeEngineOptions e = {}) {
+  return Harness({CpuProcessor("cpu:0", {0}), CpuProcessor("cpu:1", {1})},
+                 SameProfiles({"cpu:0", "cpu:1"}), o, std::move(e));
+}
+
+TEST(SchedulerTest, PlacesOnTheLeastWorkloadProcessorAndRecordsTheNumbers) {
+  Harness h = TwoCpus();
+  h.Set("cpu:0", Load(0.8, 4));
+  h.Set("cpu:1", Load(0.1, 2));
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("m")).ok());
+  auto inst = h.scheduler->Instances("m");
+  ASSERT_EQ(inst.size(), 1u);
+  EXPECT_EQ(inst[0].processor, "cpu:1");
+  auto d = h.scheduler->Decisions("m");
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].chosen, "cpu:1");
+  // workload = 0.5 u + 0.2 m + 0.3 (1 - P/maxP); equal P
+  EXPECT_NEAR(Candidate(d[0], "cpu:0").workload, 0.5 * 0.8 + 0.2 * 4 / 16, 1e-9);
+  EXPECT_NEAR(Candidate(d[0], "cpu:1").workload, 0.5 * 0.1 + 0.2 * 2 / 16, 1e-9);
+  EXPECT_NEAR(Candidate(d[0], "cpu:1").performance, 100, 1e-9);
+  auto j = h.scheduler->PlacementsJson("m");
+  EXPECT_EQ(j["decisions"][0]["chosen"], "cpu:1");
+  EXPECT_EQ(j["instances"][0]["processor"], "cpu:1");
+}
+
+TEST(SchedulerTest, TiesGoToTheSmallerIdEveryTime) {
+  Harness h = TwoCpus();
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("a")).ok());
+  EXPECT_EQ(h.scheduler->Instances("a")[0].processor, "cpu:0");
+}
+
+TEST(SchedulerTest, ExcludesProcessorsWithoutMemoryAndExplainsWhy) {
+  Harness h = TwoCpus();
+  h.Set("cpu:0", Load(0.0, 15.5));  // 0.5 GiB free
+  h.Set("cpu:1", Load(0.9, 1));
+  LoadOptions load;
+  load.memory_bytes = 1 * kGiB;
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("m"), load).ok());
+  auto d = h.scheduler->Decisions("m")[0];
+  EXPECT_EQ(d.chosen, "cpu:1");
+  EXPECT_NE(Candidate(d, "cpu:0").excluded.find("free memory"), std::string::npos)
+      << Candidate(d, "cpu:0").excluded;
+}
+
+TEST(SchedulerTest, RespectsTheProfiledInstanceLimit) {
+  Harness h = TwoCpus();  // one instance per processor
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("a")).ok());
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("b")).ok());
+  EXPECT_EQ(h.scheduler->Instances("a")[0].processor, "cpu:0");
+  EXPECT_EQ(h.scheduler->Instances("b")[0].processor, "cpu:1");
+  auto d = h.scheduler->Decisions("b")[0];
+  EXPECT_NE(Candidate(d, "cpu:0").excluded.find("profiled maximum of 1"), std::string::npos);
+  Status full = h.scheduler->LoadModel(TinyModel("c"));
+  EXPECT_EQ(full.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(full.message().find("no processor can take the model"), std::string::npos);
+  EXPECT_EQ(h.scheduler->Decisions("c").size(), 1u);  // recorded although nothing qualified
+}
+
+TEST(SchedulerTest, ExplainsAKindTheConfigExcludes) {
+  Harness h = TwoCpus();
+  ModelConfig c = TinyModel("npu_only");
+  c.processor_kinds = {"npu"};
+  EXPECT_EQ(h.scheduler->LoadModel(c).code(), StatusCode::kResourceExhausted);
+  auto d = h.scheduler->Decisions("npu_only")[0];
+  EXPECT_EQ(Candidate(d, "cpu:0").excluded, "model config does not allow processor kind 'cpu'");
+}
+
+TEST(SchedulerTest, SharedCpuSplitsItsCoresBetweenInstances) {
+  // One 2-core processor whose profile allows two instances: each gets one thread on both cores.
+  Harness h({CpuProcessor("cpu:0-1", {0, 1})}, SameProfiles({"cpu:0-1"}, 100, 2));
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("a")).ok());
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("b")).ok());
+  auto created = h.factory.created();
+  ASSERT_EQ(created.size(), 2u);
+  int threads = 0;
+  for (const auto& c : created) {
+    EXPECT_EQ(c.target.cpu_cores, (std::vector<int>{0, 1}));
+    threads += c.target.num_threads;
+  }
+  EXPECT_EQ(threads, 2);  // never more than the cores
+}
+
+TEST(SchedulerTest, AnInstanceAloneOnAProcessorGetsAllItsCores) {
+  Harness h({CpuProcessor("cpu:0-1", {0, 1})}, SameProfiles({"cpu:0-1"}, 100, 1));
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("a")).ok());
+  EXPECT_EQ(h.factory.created()[0].target.num_threads, 2);
+}
+
+TEST(SchedulerTest, ServesRequestsWithEachRequestsOwnRows) {
+  Harness h = TwoCpus();
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("m")).ok());
+  Collector c;
+  ASSERT_TRUE(h.scheduler->Infer(Request("m", 7, 2), c.Callback()).ok());
+  ASSERT_TRUE(h.scheduler->Infer(Request("m", 9, 1), c.Callback()).ok());
+  c.WaitFor(2);
+  for (auto& [status, response] : c.results()) {
+    ASSERT_TRUE(status.ok()) << status;
+    ASSERT_EQ(response.outputs.size(), 1u);
+    const float v = response.id == "7.000000" ? 7 : 9;
+    EXPECT_EQ(response.outputs[0].name, "y");
+    EXPECT_EQ(response.outputs[0].tensor.shape()[0], v == 7 ? 2 : 1);
+    for (float x : response.outputs[0].tensor.as<float>()) EXPECT_EQ(x, v);
+    EXPECT_EQ(response.processor, "cpu:0");
+  }
+}
+
+TEST(SchedulerTest, BatchesRequestsAndCountsThemLikeTriton) {
+  Scheduler::Options o = ImmediateOptions();
+  o.batching.controller.policy = BatchPolicy::kFixed;
+  o.batching.controller.fixed.batch_size = 4;
+  o.batching.max_queue_delay_micros = 60'000'000;  // the fake clock never gets there
+  Harness h = TwoCpus(o);
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("m")).ok());
+  Collector c;
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(h.scheduler->Infer(Request("m", i), c.Callback()).ok());
+  c.WaitFor(4);
+  auto stats = h.scheduler->StatsJson("m");
+  ASSERT_TRUE(stats.ok());
+  const auto& s = (*stats)["model_stats"][0];
+  EXPECT_EQ(s["inference_count"], 4);
+  EXPECT_EQ(s["execution_count"], 1);
+  EXPECT_EQ(s["inference_stats"]["success"]["count"], 4);
+  EXPECT_EQ(s["batch_stats"][0]["batch_size"], 4);
+  EXPECT_EQ(s["batch_stats"][0]["compute_infer"]["count"], 1);
+}
+
+TEST(SchedulerTest, RejectsBadRequestsWithWhatWasWrong) {
+  Harness h = TwoCpus();
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("m", 4)).ok());
+  Collector c;
+  EXPECT_EQ(h.scheduler->Infer(Request("nope", 1), c.Callback()).code(), StatusCode::kNotFound);
+  auto expect_invalid = [&](InferRequest r, const std::string& says) {
+    Status s = h.scheduler->Infer(std::move(r), c.Callback());
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s;
+    EXPECT_NE(s.message().find(says), std::string::npos) << s;
+  };
+  expect_invalid(Request("m", 1, 5), "max_batch_size 4");
+  InferRequest wrong_name = Request("m", 1);
+  wrong_name.inputs[0].name = "z";
+  expect_invalid(wrong_name, "no input 'z'");
+  InferRequest missing = Request("m", 1);
+  missing.inputs.clear();
+  expect_invalid(missing, "missing input 'x'");
+  InferRequest wrong_shape = Request("m", 1);
+  wrong_shape.inputs[0].tensor = Tensor::Allocate(DataType::kFp32, {1, 3});
+  expect_invalid(wrong_shape, "expects [-1,4]");
+  InferRequest wrong_type = Request("m", 1);
+  wrong_type.inputs[0].tensor = Tensor::Allocate(DataType::kInt32, {1, 4});
+  expect_invalid(wrong_type, "datatype INT32");
+  InferRequest bad_output = Request("m", 1);
+  bad_output.requested_outputs = {"w"};
+  expect_invalid(bad_output, "no output 'w'");
+  EXPECT_TRUE(c.results().empty());  // callbacks only for accepted requests
+}
+
+TEST(SchedulerTest, AFullQueueIsUnavailable) {
+  Scheduler::Options o = ImmediateOptions();
+  o.batching.max_queue_size = 8;
+  o.batching.controller.max_batch_size = 8;
+  auto gate = std::make_shared<Gate>();
+  Harness h = TwoCpus(o, {.gate = gate});
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("m")).ok());
+  gate->Close();
+  Collector c;
+  ASSERT_TRUE(h.scheduler->Infer(Request("m", 0), c.Callback()).ok());
+  gate->WaitForWaiting(1);  // that one is running; the queue is empty again
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(h.scheduler->Infer(Request("m", 1), c.Callback()).ok());
+  EXPECT_EQ(h.scheduler->Infer(Request("m", 2), c.Callback()).code(), StatusCode::kUnavailable);
+  gate->Open();
+  c.WaitFor(9);
+  for (auto& [s, r] : c.results()) EXPECT_TRUE(s.ok()) << s;
+}
+
+TEST(SchedulerTest, UnloadDrainsAcceptedRequests) {
+  auto gate = std::make_shared<Gate>();
+  Harness h = TwoCpus(ImmediateOptions(), {.gate = gate});
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("m")).ok());
+  gate->Close();
+  Collector c;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(h.scheduler->Infer(Request("m", i), c.Callback()).ok());
+  gate->WaitForWaiting(1);
+  std::thread unload([&] { EXPECT_TRUE(h.scheduler->UnloadModel("m").ok()); });
+  gate->Open();
+  unload.join();
+  auto results = c.results();
+  ASSERT_EQ(results.size(), 5u);  // all completed before UnloadModel returned
+  for (auto& [s, r] : results) EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(h.scheduler->Infer(Request("m", 1), c.Callback()).code(), StatusCode::kNotFound);
+  EXPECT_TRUE(h.scheduler->LoadModel(TinyModel("m")).ok());  // its slot was freed
+}
+
+// --- Re-placement ---
+
+Scheduler::Options RebalanceOptions() {
+  Scheduler::Options o = ImmediateOptions();
+  o.rebalance.margin = 0.25;
+  o.rebalance.sustain = seconds(10);
+  o.rebalance.cooldown = seconds(30);
+  return o;
+}
+
+TEST(SchedulerTest, RePlacesAfterASustainedShift) {
+  Harness h = TwoCpus(RebalanceOptions());
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("m")).ok());  // on cpu:0 (tie, smaller id)
+  h.Set("cpu:0", Load(0.95));
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_FALSE(h.scheduler->RebalanceOnce().has_value()) << "moved too early at step " << i;
+    h.clock.Advance(seconds(1));
+  }
+  auto move = h.scheduler->RebalanceOnce();  // 10 s of imbalance
+  ASSERT_TRUE(move.has_value());
+  EXPECT_TRUE(move->done) << move->detail;
+  EXPECT_EQ(move->model, "m");
+  EXPECT_EQ(move->from, "cpu:0");
+  EXPECT_EQ(move->to, "cpu:1");
+  EXPECT_EQ(h.scheduler->Instances("m")[0].processor, "cpu:1");
+  EXPECT_EQ(h.scheduler->Moves().size(), 1u);
+  EXPECT_EQ(h.scheduler->PlacementsJson("m")["moves"][0]["to"], "cpu:1");
+}
+
+TEST(SchedulerTest, DoesNotMoveAfterASpike) {
+  Harness h = TwoCpus(RebalanceOptions());
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("m")).ok());
+  for (int i = 0; i < 30; ++i) {
+    h.Set("cpu:0", Load(i % 8 == 0 ? 1.0 : 0.2));  // a 1 s spike every 8 s
+    EXPECT_FALSE(h.scheduler->RebalanceOnce().has_value()) << "moved at step " << i;
+    h.clock.Advance(seconds(1));
+  }
+  EXPECT_EQ(h.scheduler->Instances("m")[0].processor, "cpu:0");
+}
+
+TEST(SchedulerTest, AMoveLosesNoRequest) {
+  Harness h = TwoCpus(RebalanceOptions());
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("m")).ok());
+  Collector c;
+  std::atomic<bool> stop{false};
+  std::atomic<int> sent{0}, refused{0};
+  std::thread producer([&] {  // closed loop: at most 16 requests outstanding
+    for (int i = 0; !stop.load() || i < 200; ++i) {
+      if (i >= 16) c.WaitFor(i - 16);
+      Status s = h.scheduler->Infer(Request("m", static_cast<float>(i)), c.Callback());
+      (s.ok() ? sent : refused).fetch_add(1);
+    }
+  });
+  h.Set("cpu:0", Load(0.95));
+  (void)h.scheduler->RebalanceOnce();
+  h.clock.Advance(seconds(10));
+  auto move = h.scheduler->RebalanceOnce();
+  stop = true;
+  producer.join();
+  ASSERT_TRUE(move.has_value() && move->done);
+  c.WaitFor(sent.load());
+  EXPECT_EQ(refused.load(), 0);
+  std::map<std::string, int> served;
+  for (auto& [s, r] : c.results()) {
+    EXPECT_TRUE(s.ok()) << s;
+    EXPECT_EQ(r.outputs.at(0).tensor.as<float>()[0], std::stof(r.id));
+    ++served[r.processor];
+  }
+  EXPECT_EQ(static_cast<int>(c.results().size()), sent.load());
+  EXPECT_GT(served["cpu:1"], 0);  // traffic switched to the new instance
+}
+
+TEST(SchedulerTest, AMoveThatCannotHappenSaysWhy) {
+  Harness h = TwoCpus(RebalanceOptions());
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("a")).ok());
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("b")).ok());  // cpu:1 full
+  h.Set("cpu:0", Load(0.95));
+  (void)h.scheduler->RebalanceOnce();
+  h.clock.Advance(seconds(10));
+  auto move = h.scheduler->RebalanceOnce();
+  ASSERT_TRUE(move.has_value());
+  EXPECT_FALSE(move->done);
+  EXPECT_NE(move->detail.find("profiled maximum"), std::string::npos) << move->detail;
+  EXPECT_EQ(h.scheduler->Instances("a")[0].processor, "cpu:0");
+}
+
+TEST(SchedulerTest, TheLoopRebalancesOnTheClock) {
+  Scheduler::Options o = RebalanceOptions();
+  o.rebalance_period_ms = 1000;
+  Harness h = TwoCpus(o);
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("m")).ok());
+  h.Set("cpu:0", Load(0.95));
+  h.scheduler->Start();
+  h.scheduler->monitor()->Stop();  // readings stay as scripted
+  // Each second of fake time, wait (in real time) for the loop to take its step.
+  for (uint64_t step = 1; step <= 12 && h.scheduler->Moves().empty(); ++step) {
+    h.clock.Advance(seconds(1));
+    while (h.scheduler->rebalance_steps() < step) std::this_thread::yield();
+  }
+  EXPECT_EQ(h.scheduler->rebalance_steps(), 11u);  // imbalance seen at 1 s, sustained by 11 s
+  h.scheduler->Stop();
+  ASSERT_EQ(h.scheduler->Moves().size(), 1u);
+  EXPECT_EQ(h.scheduler->Instances("m")[0].processor, "cpu:1");
+}
+
+TEST(SchedulerTest, ModelsAndProcessorsViews) {
+  Harness h = TwoCpus();
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("m")).ok());
+  auto models = h.scheduler->ModelsJson();
+  EXPECT_EQ(models[0]["name"], "m");
+  EXPECT_EQ(models[0]["batching"][0]["policy"], "queue_delay");
+  auto procs = h.scheduler->ProcessorsJson();
+  ASSERT_EQ(procs.size(), 2u);
+  EXPECT_EQ(procs[0]["instances"], 1);
+  EXPECT_EQ(procs[0]["performance_source"], "profile");
+  EXPECT_EQ(h.scheduler->LoadModel(TinyModel("m")).code(), StatusCode::kAlreadyExists);
+}
+
+TEST(SchedulerTest, ConfigBatchingSectionOverridesTheDefaults) {
+  ModelConfig c = TinyModel("m", 16);
+  c.latency_target_ms = 20;
+  c.batching_json = R"({"policy": "fixed", "batch_size": 4, "max_queue_delay_micros": 100})";
+  auto o = ModelBatchingOptions(c, BatcherOptions{});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->controller.policy, BatchPolicy::kFixed);
+  EXPECT_EQ(o->controller.fixed.batch_size, 4);
+  EXPECT_EQ(o->controller.max_batch_size, 16);
+  EXPECT_EQ(o->controller.latency_target_micros, 20'000);
+  EXPECT_EQ(o->max_queue_delay_micros, 100);
+  c.batching_json = R"({"policy": "fastest"})";
+  EXPECT_EQ(ModelBatchingOptions(c, BatcherOptions{}).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace batchwise

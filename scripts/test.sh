@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command (and CI's): the whole test suite.
 # 1. Optimised build with debug info, reference models generated, every test through ctest.
-# 2. ThreadSanitizer build of the concurrent parts (batching, clock), run on their tests.
+# 2. ThreadSanitizer build, run on the tests of the concurrent parts (clock, batching, profiler,
+#    monitor, placement, serving).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -13,6 +14,7 @@ scripts/build.sh build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBATCHWISE_BUILD_
 
 scripts/build.sh build-tsan -DBATCHWISE_SANITIZE=thread -DBATCHWISE_BUILD_BENCH=OFF
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-  build-tsan/batchwise_tests --gtest_filter='FakeClock*:Batcher*:*Controller*:MannKendall*'
+  build-tsan/batchwise_tests \
+  --gtest_filter='*Clock*:*Batch*:*Controller*:*MannKendall*:*Convergence*:*Profiler*:*Monitor*:*Placer*:*Scheduler*:*Scenario*'
 
 echo "test.sh: all tests passed in $(( $(date +%s) - start )) s"

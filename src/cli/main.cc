@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "Serve the model repository over KServe v2");
   batchwise::cli::Command profile = batchwise::cli::AddProfileCommand(app);
   auto* bench = app.add_subcommand("bench", "Load generator and benchmarks");
-  auto* simulate = app.add_subcommand("simulate", "Run placement and batching on simulated processors");
+  batchwise::cli::Command simulate = batchwise::cli::AddSimulateCommand(app);
   batchwise::cli::Command models = batchwise::cli::AddModelsCommand(app);
 
   CLI11_PARSE(app, argc, argv);
@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
 
   if (app.got_subcommand("profile")) return profile();
   if (app.got_subcommand("models")) return models();
-  for (auto* sub : {serve, bench, simulate}) {
+  if (app.got_subcommand("simulate")) return simulate();
+  for (auto* sub : {serve, bench}) {
     if (sub->parsed()) return NotAvailable(sub->get_name());
   }
   return 2;

@@ -12,7 +12,7 @@ scripts/build.sh build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBATCHWISE_BUILD_
 /usr/bin/python3 tools/gen_models.py --out models
 (cd build-test && ctest --output-on-failure -j2 --timeout 600)
 
-scripts/build.sh build-tsan -DBATCHWISE_SANITIZE=thread -DBATCHWISE_BUILD_BENCH=OFF
+BUILD_TARGET=batchwise_tests scripts/build.sh build-tsan -DBATCHWISE_SANITIZE=thread -DBATCHWISE_BUILD_BENCH=OFF
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
   build-tsan/batchwise_tests \
   --gtest_filter='*Clock*:*Batch*:*Controller*:*MannKendall*:*Convergence*:*Profiler*:*Monitor*:*Placer*:*Scheduler*:*Scenario*'

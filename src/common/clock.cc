@@ -30,8 +30,10 @@ TimePoint FakeClock::Now() const {
 void FakeClock::SleepUntil(TimePoint deadline) {
   std::unique_lock<std::mutex> l(mu_);
   ++waiters_;
+  auto it = deadlines_.insert(deadline);
   changed_.notify_all();
   changed_.wait(l, [&] { return now_ >= deadline; });
+  deadlines_.erase(it);
   --waiters_;
   changed_.notify_all();
 }
@@ -43,6 +45,7 @@ bool FakeClock::WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_var
     if (now_ >= deadline) return true;
     ++waiters_;
     waiting_cvs_.insert(&cv);
+    deadlines_.insert(deadline);
     changed_.notify_all();
   }
   // Advance() notifies `cv` without holding the caller's mutex, so a notification that falls
@@ -53,6 +56,7 @@ bool FakeClock::WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_var
   std::lock_guard<std::mutex> l(mu_);
   --waiters_;
   waiting_cvs_.erase(waiting_cvs_.find(&cv));
+  deadlines_.erase(deadlines_.find(deadline));
   changed_.notify_all();
   return now_ >= deadline;
 }
@@ -74,6 +78,16 @@ void FakeClock::AdvanceTo(TimePoint t) {
 void FakeClock::BlockUntilWaiters(int n) const {
   std::unique_lock<std::mutex> l(mu_);
   changed_.wait(l, [&] { return waiters_ >= n; });
+}
+
+bool FakeClock::AdvanceToNextDeadline() {
+  std::unique_lock<std::mutex> l(mu_);
+  if (deadlines_.empty()) return false;
+  if (*deadlines_.begin() > now_) now_ = *deadlines_.begin();
+  changed_.notify_all();
+  for (auto* cv : waiting_cvs_) cv->notify_all();
+  changed_.wait(l, [&] { return deadlines_.empty() || *deadlines_.begin() > now_; });
+  return true;
 }
 
 int FakeClock::waiters() const {

@@ -66,12 +66,18 @@ class FakeClock final : public Clock {
   void BlockUntilWaiters(int n) const;
   int waiters() const;
 
+  // Discrete-event stepping: moves time to the earliest deadline any sleeper or waiter is parked
+  // on, then blocks (in real time) until every thread whose deadline has come has woken and left.
+  // Returns false, without moving time, when no thread is parked.
+  bool AdvanceToNextDeadline();
+
  private:
   mutable std::mutex mu_;
   mutable std::condition_variable changed_;  // time moved or waiter count changed
   TimePoint now_;                            // guarded by mu_
   int waiters_ = 0;                          // guarded by mu_
   std::multiset<std::condition_variable*> waiting_cvs_;  // guarded by mu_
+  std::multiset<TimePoint> deadlines_;                   // guarded by mu_: of parked threads
 };
 
 }  // namespace batchwise

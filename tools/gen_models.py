@@ -23,7 +23,7 @@ import torch
 import torchvision
 
 # Bump whenever the output of this script changes (weights, export, formats).
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 SEED = 20240611
 REFERENCE_BATCH = 2
 MAX_BATCH_SIZE = 64
@@ -45,11 +45,27 @@ class MlpForecaster(torch.nn.Module):
         return self.net(x)
 
 
+# The "inference script" of the classifiers (docs/model-repository.md): requests may send raw
+# UINT8 RGB pixels or JPEG/PNG files, resized as torchvision's ImageNet recipe does (shorter side
+# 256, center crop 224, ImageNet mean/std); "classification" returns the top 5 logits.
+IMAGENET_PROCESSING = {
+    "preprocess": {
+        "type": "image", "input": "input", "accept": ["UINT8", "BYTES"],
+        "resize": [224, 224], "resize_shorter": 256, "interpolation": "bilinear",
+        "channel_order": "RGB", "scale": 1 / 255,
+        "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
+    },
+    "postprocess": {"type": "classification", "output": "classification", "source": "logits",
+                    "top_k": 5},
+}
+
+
 def image_spec(name):
     return {
         "name": name, "kind": "image_classification",
         "build": lambda: getattr(torchvision.models, name)(weights=None),
         "input": ("input", [3, 224, 224]), "output": ("logits", [1000]),
+        "processing": IMAGENET_PROCESSING,
     }
 
 
@@ -164,7 +180,7 @@ def write_json(path, obj):
 def write_config(folder, spec):
     in_name, in_dims = spec["input"]
     out_name, out_dims = spec["output"]
-    write_json(os.path.join(folder, "config.json"), {
+    config = {
         "name": spec["name"],
         "kind": spec["kind"],
         "max_batch_size": MAX_BATCH_SIZE,
@@ -174,7 +190,9 @@ def write_config(folder, spec):
         "reference": "reference.json",
         "generator": {"tool": "tools/gen_models.py", "version": GENERATOR_VERSION,
                       "seed": SEED, "weights": "seeded random"},
-    })
+    }
+    config.update(spec.get("processing", {}))
+    write_json(os.path.join(folder, "config.json"), config)
 
 
 def generate(folder, spec):

@@ -52,7 +52,183 @@ Result<std::vector<ModelEngineFile>> ParseEngines(const nlohmann::json& j,
   return out;
 }
 
+using nlohmann::json;
+
+// Rejects keys a section does not know (a typo must not silently fall back to a default).
+Status CheckKeys(const json& j, const char* section, std::initializer_list<const char*> known) {
+  for (const auto& [key, value] : j.items()) {
+    if (std::find_if(known.begin(), known.end(), [&](const char* k) { return key == k; }) ==
+        known.end()) {
+      return InvalidArgument(std::string(section) + " has unknown key '" + key + "'");
+    }
+  }
+  return Status::Ok();
+}
+
+// The value of j[key] among `choices` (by name); `out` unchanged when the key is absent.
+template <typename T>
+Status ReadChoice(const json& j, const std::string& key,
+                  std::initializer_list<std::pair<const char*, T>> choices, T& out) {
+  if (!j.contains(key)) return Status::Ok();
+  const std::string v = j.at(key).get<std::string>();
+  std::string names;
+  for (const auto& [name, value] : choices) {
+    if (v == name) {
+      out = value;
+      return Status::Ok();
+    }
+    names += names.empty() ? name : std::string(", ") + name;
+  }
+  return InvalidArgument(key + " '" + v + "' is not one of " + names);
+}
+
+// Three numbers (one per channel) into `out`; each must be > 0 when `positive`.
+Status ReadTriple(const json& j, const std::string& key, bool positive, std::array<float, 3>& out) {
+  if (!j.contains(key)) return Status::Ok();
+  const json& a = j.at(key);
+  if (!a.is_array() || a.size() != 3) return InvalidArgument(key + " must be 3 numbers");
+  for (size_t c = 0; c < 3; ++c) {
+    out[c] = a[c].get<float>();
+    if (positive && !(out[c] > 0)) return InvalidArgument(key + " values must be > 0");
+  }
+  return Status::Ok();
+}
+
+// The spec named by j[key], or the only spec when the key is absent.
+Result<const TensorSpec*> NamedOrOnly(const json& j, const char* key,
+                                      const std::vector<TensorSpec>& specs, const char* what) {
+  if (!j.contains(key)) {
+    if (specs.size() != 1) {
+      return InvalidArgument(std::string(key) + " is needed: the model has several " + what + "s");
+    }
+    return &specs[0];
+  }
+  const std::string name = j.at(key).get<std::string>();
+  for (const auto& s : specs) {
+    if (s.name == name) return &s;
+  }
+  return InvalidArgument(std::string(key) + " '" + name + "' is not a declared " + what);
+}
+
+Status ReadAccept(const json& j, ImagePreprocess& p) {
+  if (!j.contains("accept")) return Status::Ok();
+  p.accept.clear();
+  for (const auto& v : j.at("accept")) {
+    BW_ASSIGN_OR_RETURN(DataType t, ParseDataType(v.get<std::string>()));
+    if (t != DataType::kUint8 && t != DataType::kBytes) {
+      return InvalidArgument("accept lists " + v.get<std::string>() + "; only UINT8 and BYTES");
+    }
+    p.accept.push_back(t);
+  }
+  if (p.accept.empty()) return InvalidArgument("accept must name UINT8, BYTES or both");
+  return Status::Ok();
+}
+
+// Output size from the input's shape; "resize" and "resize_shorter" must agree with it.
+Status ReadGeometry(const json& j, const TensorSpec& spec, ImagePreprocess& p) {
+  if (spec.dtype != DataType::kFp32 || spec.shape.size() != 4 || spec.shape[1] != 3) {
+    return InvalidArgument("input '" + spec.name + "' must be FP32 [-1,3,H,W] to take images");
+  }
+  p.height = static_cast<int>(spec.shape[2]);
+  p.width = static_cast<int>(spec.shape[3]);
+  if (j.contains("resize") &&
+      j.at("resize").get<std::vector<int>>() != std::vector<int>{p.height, p.width}) {
+    return InvalidArgument("resize " + j.at("resize").dump() + " differs from input '" + spec.name +
+                           "' " + ShapeToString(spec.shape));
+  }
+  if (!j.contains("resize_shorter")) return Status::Ok();
+  p.resize = ImagePreprocess::Resize::kShorterSideCrop;
+  p.resize_shorter = j.at("resize_shorter").get<int>();
+  if (p.resize_shorter < std::max(p.height, p.width)) {
+    return InvalidArgument(
+        "resize_shorter must be >= " + std::to_string(std::max(p.height, p.width)) +
+        " so the center crop fits");
+  }
+  return Status::Ok();
+}
+
+Result<ImagePreprocess> ParsePreprocess(const json& j, const ModelConfig& c) {
+  if (!j.is_object() || j.value("type", "") != "image") {
+    return InvalidArgument("must be an object with \"type\": \"image\"");
+  }
+  BW_RETURN_IF_ERROR(CheckKeys(j, "preprocess",
+                               {"type", "input", "accept", "resize", "resize_shorter",
+                                "interpolation", "channel_order", "mean", "std", "scale"}));
+  ImagePreprocess p;
+  BW_ASSIGN_OR_RETURN(const TensorSpec* spec, NamedOrOnly(j, "input", c.inputs, "input"));
+  p.input = spec->name;
+  BW_RETURN_IF_ERROR(ReadAccept(j, p));
+  BW_RETURN_IF_ERROR(ReadGeometry(j, *spec, p));
+  using I = ImagePreprocess::Interpolation;
+  BW_RETURN_IF_ERROR(ReadChoice<I>(
+      j, "interpolation",
+      {{"bilinear", I::kBilinear}, {"nearest", I::kNearest}, {"area", I::kArea}}, p.interpolation));
+  using C = ImagePreprocess::ChannelOrder;
+  BW_RETURN_IF_ERROR(
+      ReadChoice<C>(j, "channel_order", {{"RGB", C::kRgb}, {"BGR", C::kBgr}}, p.channel_order));
+  p.scale = j.value("scale", p.scale);
+  if (!(p.scale > 0)) return InvalidArgument("scale must be > 0");
+  BW_RETURN_IF_ERROR(ReadTriple(j, "mean", /*positive=*/false, p.mean));
+  BW_RETURN_IF_ERROR(ReadTriple(j, "std", /*positive=*/true, p.stddev));
+  return p;
+}
+
+Result<ClassificationPostprocess> ParsePostprocess(const json& j, const ModelConfig& c) {
+  if (!j.is_object() || j.value("type", "") != "classification") {
+    return InvalidArgument("must be an object with \"type\": \"classification\"");
+  }
+  BW_RETURN_IF_ERROR(CheckKeys(j, "postprocess", {"type", "output", "source", "top_k"}));
+  ClassificationPostprocess p;
+  p.output = j.value("output", p.output);
+  if (c.OutputIndex(p.output) >= 0 || c.InputIndex(p.output) >= 0) {
+    return InvalidArgument("output '" + p.output + "' clashes with a declared tensor");
+  }
+  BW_ASSIGN_OR_RETURN(const TensorSpec* source, NamedOrOnly(j, "source", c.outputs, "output"));
+  p.source = source->name;
+  if (source->dtype != DataType::kFp32 || source->shape.size() != 2) {
+    return InvalidArgument("source '" + p.source + "' must be FP32 [-1,classes]");
+  }
+  p.top_k = j.value("top_k", p.top_k);
+  if (p.top_k < 1 || p.top_k > source->shape[1]) {
+    return InvalidArgument("top_k must be in [1, " + std::to_string(source->shape[1]) + "]");
+  }
+  return p;
+}
+
+// Parses the optional "preprocess" and "postprocess" sections into `c`; errors name the section.
+Status ParseProcessing(const json& j, ModelConfig& c) {
+  if (j.contains("preprocess")) {
+    auto p = ParsePreprocess(j.at("preprocess"), c);
+    if (!p.ok()) return p.status().WithContext("preprocess");
+    c.preprocess = std::move(p).value();
+  }
+  if (j.contains("postprocess")) {
+    auto p = ParsePostprocess(j.at("postprocess"), c);
+    if (!p.ok()) return p.status().WithContext("postprocess");
+    c.postprocess = std::move(p).value();
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+bool ImagePreprocess::Accepts(DataType t) const {
+  return std::find(accept.begin(), accept.end(), t) != accept.end();
+}
+
+int ModelConfig::InputIndex(const std::string& input_name) const {
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].name == input_name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+int ModelConfig::OutputIndex(const std::string& output_name) const {
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (outputs[i].name == output_name) return static_cast<int>(i);
+  }
+  return -1;
+}
 
 const ModelEngineFile* ModelConfig::FindEngine(EngineKind kind) const {
   for (const auto& e : engines) {
@@ -91,6 +267,7 @@ Result<ModelConfig> ParseModelConfig(const nlohmann::json& j, const std::string&
     c.latency_target_ms = j.value("latency_target_ms", 0.0);
     if (c.latency_target_ms < 0) return InvalidArgument("latency_target_ms must be >= 0");
     if (j.contains("batching")) c.batching_json = j["batching"].dump();
+    BW_RETURN_IF_ERROR(ParseProcessing(j, c));
     return c;
   } catch (const nlohmann::json::exception& e) {
     return InvalidArgument(std::string("malformed model config: ") + e.what());

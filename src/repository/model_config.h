@@ -4,6 +4,8 @@
 // function of the JSON and the folder it came from.
 #pragma once
 
+#include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,53 @@ namespace batchwise {
 struct ModelEngineFile {
   EngineKind engine = EngineKind::kOnnx;
   std::string path;  // absolute path of the model file for this engine
+};
+
+// The optional "preprocess" section of type "image": requests may send the image input as raw
+// pixels or encoded files, and the server turns them into the model's FP32 [N,3,H,W] tensor on the
+// CPU (serving/preprocess.h). Every field has the default given here; docs/model-repository.md
+// documents the JSON.
+struct ImagePreprocess {
+  enum class Resize {
+    kStretch,         // resize straight to [height, width] (aspect ratio not kept)
+    kShorterSideCrop  // scale the shorter side to `resize_shorter`, then center-crop
+  };
+  enum class Interpolation { kBilinear, kNearest, kArea };
+  enum class ChannelOrder { kRgb, kBgr };
+
+  // The model input it feeds; must be FP32 [-1,3,height,width]. Default: the model's only input.
+  std::string input;
+  // Forms accepted besides the model's own FP32 tensor: UINT8 [N,H,W,3] (RGB pixels, any H,W)
+  // and/or BYTES [N] (encoded JPEG or PNG). Default: both.
+  std::vector<DataType> accept = {DataType::kUint8, DataType::kBytes};
+  // Output image size in pixels; always the input's spatial dims (the "resize" key, if given,
+  // must equal them).
+  int height = 0;
+  int width = 0;
+  Resize resize = Resize::kStretch;
+  // Shorter side after scaling, pixels, for kShorterSideCrop; >= max(height, width).
+  int resize_shorter = 0;
+  Interpolation interpolation = Interpolation::kBilinear;
+  // Channel order the model expects along its dimension 1.
+  ChannelOrder channel_order = ChannelOrder::kRgb;
+  // value = (pixel * scale - mean[c]) / stddev[c], c in the model's channel order.
+  float scale = 1.0f / 255.0f;
+  std::array<float, 3> mean = {0, 0, 0};
+  std::array<float, 3> stddev = {1, 1, 1};  // the JSON key "std"
+
+  bool Accepts(DataType t) const;
+};
+
+// The optional "postprocess" section of type "classification": an extra BYTES output [N, top_k]
+// of "score:index" strings (the `top_k` largest values of `source`, highest first), returned
+// only when a request asks for it by name.
+struct ClassificationPostprocess {
+  // Name of the added output. Must not clash with a declared output.
+  std::string output = "classification";
+  // The declared FP32 [-1, classes] output it ranks. Default: the model's only output.
+  std::string source;
+  // Classes per sample, 1 .. classes.
+  int top_k = 5;
 };
 
 struct ModelConfig {
@@ -35,8 +84,14 @@ struct ModelConfig {
   double latency_target_ms = 0;
   // Optional "batching" section, interpreted by serving/ (policy and its options).
   std::string batching_json;
+  // Optional image pre-processing and classification post-processing ("inference script").
+  std::optional<ImagePreprocess> preprocess;
+  std::optional<ClassificationPostprocess> postprocess;
 
   const ModelEngineFile* FindEngine(EngineKind kind) const;
+  // Index of the declared input/output of that name; -1 if none.
+  int InputIndex(const std::string& input_name) const;
+  int OutputIndex(const std::string& output_name) const;
   // Checks a request's shape (with its batch dimension) against an input's declared shape.
   Status CheckShape(const TensorSpec& spec, const Shape& shape) const;
 };

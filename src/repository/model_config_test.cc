@@ -64,6 +64,100 @@ TEST(ModelConfigTest, RejectsBadConfigsWithAReason) {
   EXPECT_FALSE(ParseModelConfig(j, "/r").ok());
 }
 
+nlohmann::json ClassifierConfig() {
+  return nlohmann::json::parse(R"({
+    "name": "cls", "max_batch_size": 8,
+    "inputs": [{"name": "input", "datatype": "FP32", "shape": [-1, 3, 224, 224]}],
+    "outputs": [{"name": "logits", "datatype": "FP32", "shape": [-1, 1000]}],
+    "engines": {"onnx": {"file": "model.onnx"}},
+    "preprocess": {"type": "image", "input": "input", "accept": ["UINT8"],
+                   "resize": [224, 224], "resize_shorter": 256, "interpolation": "area",
+                   "channel_order": "BGR", "scale": 0.5,
+                   "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
+    "postprocess": {"type": "classification", "output": "top", "source": "logits", "top_k": 3}
+  })");
+}
+
+TEST(ModelConfigTest, ParsesPreprocessAndPostprocess) {
+  auto c = ParseModelConfig(ClassifierConfig(), "/r");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->preprocess.has_value());
+  const ImagePreprocess& p = *c->preprocess;
+  EXPECT_EQ(p.input, "input");
+  EXPECT_EQ(p.accept, std::vector<DataType>{DataType::kUint8});
+  EXPECT_TRUE(p.Accepts(DataType::kUint8));
+  EXPECT_FALSE(p.Accepts(DataType::kBytes));
+  EXPECT_EQ(p.height, 224);
+  EXPECT_EQ(p.width, 224);
+  EXPECT_EQ(p.resize, ImagePreprocess::Resize::kShorterSideCrop);
+  EXPECT_EQ(p.resize_shorter, 256);
+  EXPECT_EQ(p.interpolation, ImagePreprocess::Interpolation::kArea);
+  EXPECT_EQ(p.channel_order, ImagePreprocess::ChannelOrder::kBgr);
+  EXPECT_FLOAT_EQ(p.scale, 0.5f);
+  EXPECT_FLOAT_EQ(p.mean[1], 0.456f);
+  EXPECT_FLOAT_EQ(p.stddev[2], 0.225f);
+  ASSERT_TRUE(c->postprocess.has_value());
+  EXPECT_EQ(c->postprocess->output, "top");
+  EXPECT_EQ(c->postprocess->source, "logits");
+  EXPECT_EQ(c->postprocess->top_k, 3);
+}
+
+TEST(ModelConfigTest, ProcessingSectionsHaveDocumentedDefaults) {
+  auto j = ClassifierConfig();
+  j["preprocess"] = {{"type", "image"}};
+  j["postprocess"] = {{"type", "classification"}};
+  auto c = ParseModelConfig(j, "/r");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const ImagePreprocess& p = *c->preprocess;
+  EXPECT_EQ(p.input, "input");  // the only input
+  EXPECT_EQ(p.accept, (std::vector<DataType>{DataType::kUint8, DataType::kBytes}));
+  EXPECT_EQ(p.height, 224);  // from the input's shape
+  EXPECT_EQ(p.resize, ImagePreprocess::Resize::kStretch);
+  EXPECT_EQ(p.interpolation, ImagePreprocess::Interpolation::kBilinear);
+  EXPECT_EQ(p.channel_order, ImagePreprocess::ChannelOrder::kRgb);
+  EXPECT_FLOAT_EQ(p.scale, 1.0f / 255);
+  EXPECT_EQ(p.mean, (std::array<float, 3>{0, 0, 0}));
+  EXPECT_EQ(p.stddev, (std::array<float, 3>{1, 1, 1}));
+  EXPECT_EQ(c->postprocess->output, "classification");
+  EXPECT_EQ(c->postprocess->source, "logits");
+  EXPECT_EQ(c->postprocess->top_k, 5);
+  EXPECT_FALSE(ParseModelConfig(Config(), "/r")->preprocess.has_value());
+}
+
+// Sets `key` of `section` in a valid classifier config and expects a parse error naming `says`.
+void ExpectRejected(const std::string& section, const std::string& key, nlohmann::json value,
+                    const std::string& says) {
+  auto j = ClassifierConfig();
+  j[section][key] = std::move(value);
+  Status s = ParseModelConfig(j, "/r").status();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << section << "." << key;
+  EXPECT_NE(s.message().find(section + ": "), std::string::npos) << s;
+  EXPECT_NE(s.message().find(says), std::string::npos) << s;
+}
+
+TEST(ModelConfigTest, RejectsBadProcessingSectionsWithAReason) {
+  ExpectRejected("preprocess", "type", "audio", "\"type\": \"image\"");
+  ExpectRejected("preprocess", "mena", 1, "unknown key 'mena'");
+  ExpectRejected("preprocess", "input", "x", "'x' is not a declared input");
+  ExpectRejected("preprocess", "accept", {"FP32"}, "only UINT8 and BYTES");
+  ExpectRejected("preprocess", "accept", nlohmann::json::array(), "UINT8, BYTES or both");
+  ExpectRejected("preprocess", "resize", {256, 256}, "differs from input 'input'");
+  ExpectRejected("preprocess", "resize_shorter", 200, "resize_shorter must be >= 224");
+  ExpectRejected("preprocess", "interpolation", "cubic", "not one of bilinear, nearest, area");
+  ExpectRejected("preprocess", "channel_order", "RGBA", "not one of RGB, BGR");
+  ExpectRejected("preprocess", "std", {0.2, 0.0, 0.2}, "std values must be > 0");
+  ExpectRejected("preprocess", "mean", {0.5, 0.5}, "mean must be 3 numbers");
+  ExpectRejected("preprocess", "scale", 0, "scale must be > 0");
+  ExpectRejected("postprocess", "type", "detection", "\"type\": \"classification\"");
+  ExpectRejected("postprocess", "top_k", 1001, "top_k must be in [1, 1000]");
+  ExpectRejected("postprocess", "output", "logits", "clashes with a declared tensor");
+  ExpectRejected("postprocess", "source", "probs", "'probs' is not a declared output");
+  auto mlp = Config();  // a [-1,48] input cannot take images
+  mlp["preprocess"] = {{"type", "image"}};
+  EXPECT_NE(ParseModelConfig(mlp, "/r").status().message().find("must be FP32 [-1,3,H,W]"),
+            std::string::npos);
+}
+
 TEST(ModelConfigTest, CheckShapeExplainsMismatches) {
   auto c = ParseModelConfig(Config(), "/r").value();
   EXPECT_TRUE(c.CheckShape(c.inputs[0], {4, 48}).ok());

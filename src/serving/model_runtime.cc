@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <optional>
+
+#include "serving/postprocess.h"
+#include "serving/preprocess.h"
 
 namespace batchwise {
 namespace {
@@ -61,15 +65,47 @@ int IndexOf(const std::vector<TensorSpec>& specs, const std::string& name) {
   return -1;
 }
 
+bool TakesImages(const ModelConfig& config, const TensorSpec& spec) {
+  return config.preprocess && config.preprocess->input == spec.name;
+}
+
+// The datatypes an input accepts, for error messages: "FP32", "FP32, or images as UINT8 or BYTES".
+std::string Expected(const ModelConfig& config, const TensorSpec& spec) {
+  std::string out(DataTypeName(spec.dtype));
+  if (!TakesImages(config, spec)) return out;
+  const char* separator = ", or images as ";
+  for (DataType t : config.preprocess->accept) {
+    out += separator + std::string(DataTypeName(t));
+    separator = " or ";
+  }
+  return out;
+}
+
 Status CheckInput(const ModelConfig& config, const TensorSpec& spec, const Tensor& t) {
   if (t.dtype() != spec.dtype) {
+    const bool raw = t.dtype() == DataType::kUint8 || t.dtype() == DataType::kBytes;
+    const std::string hint = raw && !TakesImages(config, spec)
+                                 ? " (raw images need a \"preprocess\" section in its config)"
+                                 : "";
     return InvalidArgument("input '" + spec.name + "' has datatype " +
                            std::string(DataTypeName(t.dtype())) + ", model '" + config.name +
-                           "' expects " + std::string(DataTypeName(spec.dtype)));
+                           "' expects " + Expected(config, spec) + hint);
   }
   BW_RETURN_IF_ERROR(config.CheckShape(spec, t.shape()));
   Status s = t.Validate();
   return s.ok() ? s : InvalidArgument("input '" + spec.name + "': " + s.message());
+}
+
+// The input as the model takes it: a raw image form of the preprocessed input becomes the model's
+// FP32 tensor (serving/preprocess.h); anything else is returned as is for CheckInput().
+Result<Tensor> ToModelForm(const ModelConfig& config, const TensorSpec& spec, Tensor t) {
+  if (!TakesImages(config, spec) || !IsRawImageInput(*config.preprocess, t)) return t;
+  if (!t.shape().empty() && t.shape()[0] > config.max_batch_size) {
+    return InvalidArgument("input '" + spec.name + "' has batch " + std::to_string(t.shape()[0]) +
+                           ", above model '" + config.name + "' max_batch_size " +
+                           std::to_string(config.max_batch_size));
+  }
+  return PreprocessImages(*config.preprocess, t);
 }
 
 // Places each input at its declared position; checks names, dtypes and shapes.
@@ -81,9 +117,10 @@ Result<std::vector<Tensor>> OrderInputs(const ModelConfig& config,
     const int i = IndexOf(config.inputs, in.name);
     if (i < 0) return InvalidArgument("model '" + config.name + "' has no input '" + in.name + "'");
     if (seen[i]) return InvalidArgument("input '" + in.name + "' given more than once");
-    BW_RETURN_IF_ERROR(CheckInput(config, config.inputs[i], in.tensor));
+    BW_ASSIGN_OR_RETURN(Tensor t, ToModelForm(config, config.inputs[i], std::move(in.tensor)));
+    BW_RETURN_IF_ERROR(CheckInput(config, config.inputs[i], t));
     seen[i] = true;
-    ordered[i] = std::move(in.tensor);
+    ordered[i] = std::move(t);
   }
   for (size_t i = 0; i < seen.size(); ++i) {
     if (!seen[i]) return InvalidArgument("missing input '" + config.inputs[i].name + "'");
@@ -104,6 +141,24 @@ Result<int> CommonBatch(const ModelConfig& config, const std::vector<Tensor>& in
   return static_cast<int>(batch);
 }
 
+bool Contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// Asks for the post-processed output at `position` of the response: selects its source (hidden
+// unless asked for too) and wraps the request's callback to add it (serving/postprocess.h).
+void SelectClassification(const ModelConfig& config, size_t position, QueuedRequest& r) {
+  const ClassificationPostprocess& post = *config.postprocess;
+  const bool keep_source = Contains(r.output_names, post.source);
+  if (!keep_source) {
+    r.output_indices.push_back(config.OutputIndex(post.source));
+    r.output_names.push_back(post.source);
+  }
+  r.done = WithClassification(post, position, keep_source, std::move(r.done));
+}
+
+// Declared outputs to return, in the order asked for (all when none is named), plus the
+// post-processed one when named.
 Status SelectOutputs(const ModelConfig& config, const std::vector<std::string>& requested,
                      QueuedRequest& r) {
   if (requested.empty()) {
@@ -113,12 +168,22 @@ Status SelectOutputs(const ModelConfig& config, const std::vector<std::string>& 
     }
     return Status::Ok();
   }
-  for (const std::string& name : requested) {
+  std::optional<size_t> classification;
+  for (size_t pos = 0; pos < requested.size(); ++pos) {
+    const std::string& name = requested[pos];
+    if (std::count(requested.begin(), requested.end(), name) > 1) {
+      return InvalidArgument("output '" + name + "' requested more than once");
+    }
+    if (config.postprocess && name == config.postprocess->output) {
+      classification = pos;
+      continue;
+    }
     const int i = IndexOf(config.outputs, name);
     if (i < 0) return InvalidArgument("model '" + config.name + "' has no output '" + name + "'");
     r.output_indices.push_back(i);
     r.output_names.push_back(name);
   }
+  if (classification) SelectClassification(config, *classification, r);
   return Status::Ok();
 }
 
@@ -144,11 +209,11 @@ Result<PreparedRequest> PrepareRequest(const ModelConfig& config, InferRequest r
   auto r = std::make_unique<QueuedRequest>();
   BW_ASSIGN_OR_RETURN(r->inputs, OrderInputs(config, request.inputs));
   BW_ASSIGN_OR_RETURN(int batch, CommonBatch(config, r->inputs));
+  r->done = std::move(done);  // before SelectOutputs, which may wrap it
   BW_RETURN_IF_ERROR(SelectOutputs(config, request.requested_outputs, *r));
   if (request.timeout < Duration::zero()) return InvalidArgument("timeout must be >= 0");
   r->model = config.name;
   r->id = std::move(request.id);
-  r->done = std::move(done);
   r->timeout = request.timeout;
   return PreparedRequest{std::move(r), batch};
 }

@@ -46,6 +46,15 @@ struct PreparedRequest {
 
 // Checks `request` against `config` (every declared input exactly once, no unknown ones, dtype,
 // shape, one batch size in [1, max_batch_size], byte sizes, known requested outputs).
+//
+// For a model with a "preprocess" section, its image input may also come as UINT8 [N,H,W,3]
+// pixels or BYTES [N] JPEG/PNG files: they are decoded, resized and normalised here, on the
+// calling thread (serving/preprocess.h). Here rather than on the batching thread because (1) a bad
+// image is then an INVALID_ARGUMENT from Scheduler::Infer(), before the request is accepted, like
+// every other malformed input; (2) decoding runs in parallel on the callers' threads instead of
+// serialising on the instance's one batching thread, where it would also count as batch latency
+// and mislead the batch controller; (3) it never runs on an engine's pinned worker. A request
+// for the "postprocess" output selects its source and wraps `done` (serving/postprocess.h).
 Result<PreparedRequest> PrepareRequest(const ModelConfig& config, InferRequest request,
                                        InferCallback done);
 

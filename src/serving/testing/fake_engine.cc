@@ -49,6 +49,7 @@ class FakeEngine final : public Engine {
 
   Result<std::vector<Tensor>> Run(std::span<const Tensor> inputs) override {
     if (inputs.size() != in_.size()) return InvalidArgument("wrong number of inputs");
+    if (o_.on_run) o_.on_run(inputs);
     if (o_.gate) o_.gate->Pass();
     if (o_.latency > Duration::zero()) clock_->SleepFor(o_.latency);
     const int64_t batch = inputs[0].shape()[0];

@@ -5,8 +5,10 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,8 @@ struct FakeEngineOptions {
   Duration latency{0};         // waited on the clock per batch
   uint64_t memory_bytes = 0;   // reported footprint
   std::shared_ptr<Gate> gate;  // null: never held
+  // Called with every batch's inputs as the engine receives them (warm-up included); may be empty.
+  std::function<void(std::span<const Tensor>)> on_run;
 };
 
 class FakeEngineFactory {

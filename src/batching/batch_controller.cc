@@ -106,8 +106,10 @@ class AimdController final : public ControllerBase {
 //  2. Test. Mann–Kendall over the window gives S, Z and t: +1 / −1 when Z is significant at α
 //     (increasing / decreasing), else 0.
 //  3. If settled: hold, unless the smoothed latency moved more than reopen_latency_shift away from
-//     its value at settling, or the throughput requirement broke; then re-open (forget the window
-//     and the per-size latencies, which describe the old conditions) and go on to step 4.
+//     its value at settling, or the throughput requirement broke, or backlog_reopen_batches batches
+//     in a row left a full batch queued while one more step would still keep the target (arrivals
+//     outgrew the size: the latency of a batch does not show that, the queue does); then re-open (forget the window and the per-size latencies,
+//     which describe the old conditions) and go on to step 4.
 //  4. Signal d (S401/S406): −1 if latency > target; else 0 if the batch was below the cap (its
 //     size is not what limits anything); else +1 (latency below target, or throughput below the
 //     requirement).
@@ -139,6 +141,7 @@ class TrendController final : public ControllerBase {
 
   void OnBatchDone(const BatchObservation& obs) override {
     Record(obs);
+    backlog_batches_ = obs.queued_samples >= size() ? backlog_batches_ + 1 : 0;
     if (!obs.ok) return Decide(ControllerReason::kHoldFailedBatch);
     Learn(obs);
     Test();
@@ -184,10 +187,23 @@ class TrendController final : public ControllerBase {
       Reopen(ControllerReason::kReopenLatencyFell);
     } else if (!MeetsThroughput(size(), recent_latency_ms_)) {
       Reopen(ControllerReason::kReopenThroughput);
+    } else if (opts_.trend.backlog_reopen_batches > 0 &&
+               backlog_batches_ >= opts_.trend.backlog_reopen_batches && RoomToGrow()) {
+      Reopen(ControllerReason::kReopenBacklog);
     } else {
       return false;
     }
     return true;
+  }
+
+  // Whether one more step would clearly keep the target: the settled latency scaled in proportion
+  // to the size (an upper estimate: batch latency grows sublinearly on batching hardware) stays
+  // below the target by the re-open margin. A size at or near the latency boundary cannot serve a
+  // backlog faster by growing, and re-opening it would only make it oscillate.
+  bool RoomToGrow() const {
+    const int next = std::min(size() + opts_.step_size, opts_.max_batch_size);
+    const double limit_ms = Millis(target()) * (1 - opts_.trend.reopen_latency_shift);
+    return next > size() && settled_latency_ms_ * next / size() <= limit_ms;
   }
 
   void Reopen(ControllerReason reason) {
@@ -200,6 +216,7 @@ class TrendController final : public ControllerBase {
     std::fill(latency_sq_sum_ms_.begin(), latency_sq_sum_ms_.end(), 0.0);
     std::fill(latency_count_.begin(), latency_count_.end(), 0);
     opposing_signals_ = 0;
+    backlog_batches_ = 0;
     Test();
   }
 
@@ -312,6 +329,7 @@ class TrendController final : public ControllerBase {
   int opposing_signals_ = 0;      // consecutive signals against the trend
   double recent_latency_ms_ = 0;  // EWMA of batch latency
   double settled_latency_ms_ = 0;
+  int backlog_batches_ = 0;  // consecutive batches that left at least a full batch queued
 };
 
 }  // namespace
@@ -373,6 +391,8 @@ std::string_view ControllerReasonName(ControllerReason reason) {
       return "reopen_latency_fell";
     case ControllerReason::kReopenThroughput:
       return "reopen_throughput";
+    case ControllerReason::kReopenBacklog:
+      return "reopen_backlog";
   }
   return "unknown";
 }
@@ -404,6 +424,9 @@ Status ControllerOptions::Validate() const {
   }
   if (!(trend.reopen_latency_shift > 0 && trend.reopen_latency_shift < 1)) {
     return InvalidArgument("trend.reopen_latency_shift must lie in (0, 1)");
+  }
+  if (trend.backlog_reopen_batches < 0) {
+    return InvalidArgument("trend.backlog_reopen_batches must be >= 0");
   }
   if (!(trend.latency_ewma_weight > 0 && trend.latency_ewma_weight <= 1)) {
     return InvalidArgument("trend.latency_ewma_weight must lie in (0, 1]");

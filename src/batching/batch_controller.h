@@ -57,6 +57,10 @@ struct TrendPolicyOptions {
   double reopen_latency_shift = 0.2;
   // Smoothing of the latency watched while settled, (0, 1]: weight of the newest batch.
   double latency_ewma_weight = 0.1;
+  // A settled size re-opens when this many consecutive batches each leave at least one more full
+  // batch queued behind them: demand has outgrown the size although its latency has not moved.
+  // 0 disables. >= 0.
+  int backlog_reopen_batches = 3;
 };
 
 struct ControllerOptions {
@@ -108,6 +112,7 @@ enum class ControllerReason {
   kReopenLatencyRose,        // trend: smoothed latency at the settled size rose above target
   kReopenLatencyFell,        // trend: it fell by more than reopen_latency_shift
   kReopenThroughput,         // trend: throughput fell below the requirement
+  kReopenBacklog,            // trend: a full batch stayed queued behind several batches in a row
 };
 std::string_view ControllerReasonName(ControllerReason reason);
 

@@ -168,6 +168,52 @@ TEST(TrendControllerTest, ReopensWhenLatencyRisesAndSettlesLower) {
   EXPECT_EQ(c->NextBatchSize(), 7);
 }
 
+// Light load settles a small size (batches are partial); when arrivals outgrow it, its latency
+// does not change but a full batch stays queued behind every batch: that re-opens it and the
+// size climbs again.
+TEST(TrendControllerTest, ReopensWhenABacklogPersistsAndClimbs) {
+  auto c = Make(Options(BatchPolicy::kTrend));
+  for (int i = 0; i < 60; ++i) {
+    int asked = c->NextBatchSize();
+    c->OnBatchDone({.batch_size = std::min(asked, 3), .latency = microseconds(5'000)});
+  }
+  ASSERT_TRUE(c->State().settled);
+  const int settled = c->NextBatchSize();
+  for (int i = 0; i < 2; ++i) {  // two batches with a backlog: not yet
+    c->OnBatchDone({.batch_size = settled, .latency = microseconds(5'000), .queued_samples = 50});
+  }
+  EXPECT_TRUE(c->State().settled);
+  c->OnBatchDone({.batch_size = settled, .latency = microseconds(5'000), .queued_samples = 50});
+  EXPECT_FALSE(c->State().settled);  // latency and throughput held: only the backlog can re-open
+  for (int i = 0; i < 5; ++i) {
+    c->OnBatchDone({.batch_size = c->NextBatchSize(), .latency = microseconds(5'000),
+                    .queued_samples = 50});
+  }
+  EXPECT_GE(c->NextBatchSize(), settled + 5 * 2);
+}
+
+TEST(TrendControllerTest, ABacklogAtTheLatencyBoundaryDoesNotReopen) {
+  auto c = Make(Options(BatchPolicy::kTrend));
+  FeedUntil(*c, 14, 60);  // settled at 13: 15 would miss the target
+  ASSERT_TRUE(c->State().settled);
+  for (int i = 0; i < 20; ++i) {
+    c->OnBatchDone({.batch_size = c->NextBatchSize(), .latency = microseconds(9'500),
+                    .queued_samples = 50});
+  }
+  EXPECT_TRUE(c->State().settled);
+}
+
+TEST(TrendControllerTest, ABacklogThatClearsDoesNotReopen) {
+  auto c = Make(Options(BatchPolicy::kTrend));
+  FeedUntil(*c, 14, 60);
+  ASSERT_TRUE(c->State().settled);
+  for (int i = 0; i < 20; ++i) {  // a backlog every other batch: never three in a row
+    c->OnBatchDone({.batch_size = c->NextBatchSize(), .latency = microseconds(5'000),
+                    .queued_samples = i % 2 ? 0 : 50});
+  }
+  EXPECT_TRUE(c->State().settled);
+}
+
 TEST(TrendControllerTest, ThroughputRequirementBlocksSettlingOnSmallSizes) {
   ControllerOptions o = Options(BatchPolicy::kTrend);
   o.required_throughput_per_s = 4000;  // 13 samples / 5 ms = 2600/s is not enough

@@ -34,6 +34,7 @@ struct FakeEngineOptions {
   Duration latency{0};         // waited on the clock per batch
   uint64_t memory_bytes = 0;   // reported footprint
   std::shared_ptr<Gate> gate;  // null: never held
+  bool fail_on_negative = false;  // Run() fails (INTERNAL) when a row's first value is < 0
 };
 
 class FakeEngineFactory {

@@ -10,6 +10,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-torch python3-torchvision python3-onnx
   gnuplot-nox
+  libboost1.74-dev prometheus-cpp-dev libcurl4-openssl-dev
+  clang-14 libfuzzer-14-dev
 )
 
 missing=()

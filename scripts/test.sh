@@ -2,7 +2,8 @@
 # The README's second command (and CI's): the whole test suite.
 # 1. Optimised build with debug info, reference models generated, every test.
 # 2. ThreadSanitizer build, run on the tests of the concurrent parts (clock, batching, profiler,
-#    monitor, placement, serving).
+#    monitor, placement, serving, HTTP frontend).
+# 3. The request decoder's fuzz target for 20 s (scripts/fuzz.sh; longer runs by hand).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -16,6 +17,9 @@ BATCHWISE_MODELS=$PWD/models OMP_WAIT_POLICY=PASSIVE build-test/batchwise_tests
 BUILD_TARGET=batchwise_tests scripts/build.sh build-tsan -DBATCHWISE_SANITIZE=thread -DBATCHWISE_BUILD_BENCH=OFF
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
   build-tsan/batchwise_tests \
-  --gtest_filter='*Clock*:*Batch*:*Controller*:*MannKendall*:*Convergence*:*Profiler*:*Monitor*:*Placer*:*Scheduler*:*Scenario*'
+  --gtest_filter='*Clock*:*Batch*:*Controller*:*MannKendall*:*Convergence*:*Profiler*:*Monitor*:*Placer*:*Scheduler*:*Scenario*:*KServe*'
+
+# The KServe request decoder under libFuzzer (clang, ASan+UBSan) for a short while.
+scripts/fuzz.sh 20
 
 echo "test.sh: all tests passed in $(( $(date +%s) - start )) s"

@@ -13,5 +13,6 @@ using Command = std::function<int()>;
 Command AddProfileCommand(CLI::App& app);
 Command AddModelsCommand(CLI::App& app);
 Command AddSimulateCommand(CLI::App& app);
+Command AddServeCommand(CLI::App& app);
 
 }  // namespace batchwise::cli

@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
 
-  auto* serve = app.add_subcommand("serve", "Serve the model repository over KServe v2");
+  batchwise::cli::Command serve = batchwise::cli::AddServeCommand(app);
   batchwise::cli::Command profile = batchwise::cli::AddProfileCommand(app);
   auto* bench = app.add_subcommand("bench", "Load generator and benchmarks");
   batchwise::cli::Command simulate = batchwise::cli::AddSimulateCommand(app);
@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("profile")) return profile();
   if (app.got_subcommand("models")) return models();
   if (app.got_subcommand("simulate")) return simulate();
-  for (auto* sub : {serve, bench}) {
+  if (app.got_subcommand("serve")) return serve();
+  for (auto* sub : {bench}) {
     if (sub->parsed()) return NotAvailable(sub->get_name());
   }
   return 2;

@@ -28,6 +28,7 @@ enum class StatusCode {
   kCancelled,
   kUnimplemented,
   kInternal,            // an engine or invariant failure
+  kUnauthenticated,     // the request lacks valid credentials (a bearer token)
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -75,6 +76,9 @@ inline Status DeadlineExceeded(std::string m) {
 inline Status Cancelled(std::string m) { return {StatusCode::kCancelled, std::move(m)}; }
 inline Status Unimplemented(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status Unauthenticated(std::string m) {
+  return {StatusCode::kUnauthenticated, std::move(m)};
+}
 
 // Either a value or a non-OK Status. Constructing from an OK Status is a programming error.
 template <typename T>

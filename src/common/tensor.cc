@@ -1,5 +1,6 @@
 #include "common/tensor.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <numeric>
@@ -34,7 +35,10 @@ uint32_t ReadLength(const std::byte* p) {
 // Byte offsets of each element's start within a BYTES buffer, plus the end; error if malformed.
 Result<std::vector<size_t>> BytesOffsets(std::span<const std::byte> buf, int64_t expected) {
   std::vector<size_t> offsets;
-  offsets.reserve(expected >= 0 ? static_cast<size_t>(expected) + 1 : 16);
+  // Every element takes at least its 4-byte prefix: never reserve more than the buffer can hold
+  // (the shape comes from a client and may claim 2^40 elements).
+  const size_t most = buf.size() / 4 + 1;
+  offsets.reserve(expected >= 0 ? std::min(static_cast<size_t>(expected) + 1, most) : 16);
   size_t pos = 0;
   while (pos < buf.size()) {
     if (buf.size() - pos < 4) return InvalidArgument("BYTES element length prefix is truncated");

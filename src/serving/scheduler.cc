@@ -359,6 +359,12 @@ std::vector<std::string> Scheduler::ModelNames() const {
   return names;
 }
 
+Result<ModelConfig> Scheduler::LoadedConfig(const std::string& model) const {
+  auto m = Find(model);
+  if (m == nullptr) return NotFound("model '" + model + "' is not loaded");
+  return m->config();
+}
+
 std::vector<InstanceInfo> Scheduler::Instances(const std::string& model) const {
   std::vector<std::shared_ptr<ModelRuntime>> models;
   {
@@ -435,6 +441,9 @@ json Scheduler::ModelsJson() const {
       batchers.push_back({{"policy", BatchPolicyName(s.controller.policy)},
                           {"batch_size", s.controller.batch_size},
                           {"settled", s.controller.settled},
+                          {"z", s.controller.trend.z},
+                          {"trend", TrendName(s.controller.trend.trend)},
+                          {"trend_significant", s.controller.trend.significant},
                           {"last_decision", ControllerReasonName(s.controller.last_decision)},
                           {"last_latency_ms", s.controller.last_latency_ms},
                           {"queued_samples", s.queued_samples},

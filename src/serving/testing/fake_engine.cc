@@ -55,6 +55,9 @@ class FakeEngine final : public Engine {
     const int64_t batch = inputs[0].shape()[0];
     const auto first = inputs[0].as<float>();
     const size_t row_in = first.size() / batch;
+    for (int64_t i = 0; o_.fail_on_negative && i < batch; ++i) {
+      if (first[i * row_in] < 0) return Internal("fake engine failure (negative input)");
+    }
     std::vector<Tensor> outs;
     for (const auto& spec : out_) {
       Shape shape = spec.shape;

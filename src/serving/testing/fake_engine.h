@@ -38,6 +38,7 @@ struct FakeEngineOptions {
   std::shared_ptr<Gate> gate;  // null: never held
   // Called with every batch's inputs as the engine receives them (warm-up included); may be empty.
   std::function<void(std::span<const Tensor>)> on_run;
+  bool fail_on_negative = false;  // Run() fails (INTERNAL) when a row's first value is < 0
 };
 
 class FakeEngineFactory {

@@ -1,0 +1,423 @@
+#include "frontend/http_server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/thread_annotations.h"
+#include "frontend/http_status.h"
+
+namespace batchwise {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+
+// --- Responder ---
+
+struct Responder::State {
+  std::shared_ptr<Sink> sink;
+  std::atomic<bool> answered{false};
+  ~State() {
+    if (!answered.load()) {
+      sink->Deliver([] {
+        return HttpResponse{HttpStatusFor(TransportError::kHandlerDropped), "application/json", {},
+                            ErrorBody("internal error: the request was dropped unanswered")};
+      });
+    }
+  }
+};
+
+Responder::Responder(std::shared_ptr<Sink> sink) : state_(std::make_shared<State>()) {
+  state_->sink = std::move(sink);
+}
+
+void Responder::operator()(HttpResponse response) const {
+  Later([r = std::move(response)]() mutable { return std::move(r); });
+}
+
+void Responder::Later(std::function<HttpResponse()> make) const {
+  if (state_->answered.exchange(true)) return;
+  state_->sink->Deliver(std::move(make));
+}
+
+const std::string* HttpRequest::Header(std::string_view lower_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_name) return &value;
+  }
+  return nullptr;
+}
+
+Status HttpServer::Options::Validate() const {
+  if (port < 0 || port > 65535) return InvalidArgument("port must be in [0, 65535]");
+  if (threads < 1) return InvalidArgument("threads must be >= 1");
+  if (max_header_bytes < 1024) return InvalidArgument("max_header_bytes must be >= 1024");
+  if (max_body_bytes < 1) return InvalidArgument("max_body_bytes must be >= 1");
+  if (idle_timeout_ms <= 0 || io_timeout_ms <= 0 || shutdown_grace_ms < 0) {
+    return InvalidArgument("timeouts must be > 0 (shutdown_grace_ms >= 0)");
+  }
+  return Status::Ok();
+}
+
+// --- Connections ---
+
+class Session;
+
+class HttpServer::Impl {
+ public:
+  Impl(const Options& options, HttpHandler handler)
+      : options(options), handler(std::move(handler)), ioc(options.threads),
+        acceptor(asio::make_strand(ioc)) {}
+
+  Status Listen();
+  void Accept();
+  void Register(const std::shared_ptr<Session>& s);
+  void Unregister(Session* s);
+  void Shutdown();
+  bool stopping() const { return stopping_.load(std::memory_order_acquire); }
+
+  const Options options;
+  const HttpHandler handler;
+  // Before the io_context: destroying it destroys pending handlers, hence sessions, which
+  // unregister here.
+  mutable std::mutex mu;
+  std::condition_variable drained;
+  std::map<Session*, std::weak_ptr<Session>> sessions GUARDED_BY(mu);
+
+  asio::io_context ioc;
+  tcp::acceptor acceptor;
+  int port = 0;  // bound port, set by Listen()
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<std::jthread> threads;
+
+ private:
+  std::atomic<bool> stopping_{false};
+  std::once_flag shutdown_once_;
+};
+
+// One connection: read a request, dispatch it, write its answer, repeat while kept alive.
+// All its members are touched only on its strand.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpServer::Impl& server)
+      : stream_(std::move(socket)), server_(server) {}
+  ~Session() { server_.Unregister(this); }
+
+  void Start() {
+    server_.Register(shared_from_this());
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+  }
+
+  // Shutdown: close now if idle, else after the response in progress is written.
+  void Stop() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->busy_) self->Close();
+    });
+  }
+
+  // Any thread: the handler's answer, made and written on the strand.
+  void Deliver(std::function<HttpResponse()> make) {
+    asio::post(stream_.get_executor(), [self = shared_from_this(), m = std::move(make)] {
+      HttpResponse r;
+      try {
+        r = m();
+      } catch (const std::exception& e) {
+        r = {500, "application/json", {}, ErrorBody(std::string("internal error: ") + e.what())};
+      }
+      self->Write(std::move(r));
+    });
+  }
+
+ private:
+  struct SinkRef : Responder::Sink {
+    explicit SinkRef(std::shared_ptr<Session> s) : session(std::move(s)) {}
+    void Deliver(std::function<HttpResponse()> m) override { session->Deliver(std::move(m)); }
+    std::shared_ptr<Session> session;
+  };
+
+  std::chrono::milliseconds Ms(int64_t ms) const { return std::chrono::milliseconds(ms); }
+
+  void ReadHeader() {
+    if (server_.stopping()) return Close();
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(server_.options.max_header_bytes));
+    parser_->body_limit(server_.options.max_body_bytes);
+    stream_.expires_after(Ms(buffer_.size() ? server_.options.io_timeout_ms
+                                            : server_.options.idle_timeout_ms));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              self->OnHeader(ec);
+                            });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) return OnReadError(ec);
+    busy_ = true;
+    stream_.expires_after(Ms(server_.options.io_timeout_ms));
+    const auto& req = parser_->get();
+    auto expect = req.find(http::field::expect);
+    if (expect != req.end() && beast::iequals(expect->value(), "100-continue")) {
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                     req.version());
+      http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, size_t) {
+        if (ec) return self->Close();
+        self->ReadBody();
+      });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec) return self->OnReadError(ec);
+                       self->Dispatch();
+                     });
+  }
+
+  void OnReadError(beast::error_code ec) {
+    busy_ = false;
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+        ec == asio::error::eof || (ec == http::error::partial_message && buffer_.size() == 0)) {
+      return Close();
+    }
+    TransportError why = TransportError::kMalformed;
+    if (ec == http::error::body_limit) why = TransportError::kBodyTooLarge;
+    if (ec == http::error::header_limit) why = TransportError::kHeaderTooLarge;
+    const std::string what = why == TransportError::kBodyTooLarge
+                                 ? "request body exceeds the limit of " +
+                                       std::to_string(server_.options.max_body_bytes) + " bytes"
+                             : why == TransportError::kHeaderTooLarge
+                                 ? "request header exceeds the limit of " +
+                                       std::to_string(server_.options.max_header_bytes) + " bytes"
+                                 : "malformed HTTP request: " + ec.message();
+    close_after_write_ = true;
+    version_ = 11;
+    Write({HttpStatusFor(why), "application/json", {}, ErrorBody(what)});
+  }
+
+  HttpRequest Convert(http::request<http::string_body>&& req) const {
+    HttpRequest out;
+    out.method = std::string(req.method_string());
+    const std::string_view target(req.target().data(), req.target().size());
+    const size_t q = target.find('?');
+    out.path = std::string(target.substr(0, q));
+    if (q != std::string_view::npos) out.query = std::string(target.substr(q + 1));
+    out.version = static_cast<int>(req.version());
+    out.headers.reserve(8);
+    for (const auto& f : req) {
+      std::string name(f.name_string());
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      out.headers.emplace_back(std::move(name), std::string(f.value()));
+    }
+    out.body = std::make_shared<std::string>(std::move(req.body()));
+    return out;
+  }
+
+  void Dispatch() {
+    http::request<http::string_body> req = parser_->release();
+    parser_.reset();
+    keep_alive_ = req.keep_alive();
+    version_ = req.version();
+    stream_.expires_never();
+    Responder respond(std::make_shared<SinkRef>(shared_from_this()));
+    try {
+      server_.handler(Convert(std::move(req)), respond);
+    } catch (const std::exception& e) {
+      spdlog::error("http handler threw: {}", e.what());
+      respond({500, "application/json", {}, ErrorBody(std::string("internal error: ") + e.what())});
+    }
+  }
+
+  void Write(HttpResponse r) {
+    res_ = {};
+    res_.version(version_);
+    res_.result(static_cast<unsigned>(r.status));
+    res_.set(http::field::server, "batchwise");
+    res_.set(http::field::content_type, r.content_type);
+    for (auto& [k, v] : r.headers) res_.set(k, v);
+    res_.body() = std::move(r.body);
+    res_.keep_alive(keep_alive_ && !close_after_write_ && !server_.stopping());
+    res_.prepare_payload();
+    stream_.expires_after(Ms(server_.options.io_timeout_ms));
+    http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->OnWrite(ec);
+    });
+  }
+
+  void OnWrite(beast::error_code ec) {
+    busy_ = false;
+    if (ec) return Close();
+    if (close_after_write_) return LingerClose();
+    if (!res_.keep_alive()) return Close();
+    res_ = {};
+    ReadHeader();
+  }
+
+  // After an error answer: stop sending, read (and drop) what the client still sends for a
+  // moment, so closing does not reset the connection before the client reads the answer.
+  void LingerClose() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(std::chrono::seconds(1));
+    buffer_.consume(buffer_.size());
+    Drain();
+  }
+
+  void Drain() {
+    if (drained_ > 4 * 1024 * 1024) return Close();
+    stream_.async_read_some(buffer_.prepare(64 * 1024),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->drained_ += n;
+                              self->buffer_.consume(self->buffer_.size());
+                              if (ec) return self->Close();
+                              self->Drain();
+                            });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  beast::tcp_stream stream_;
+  HttpServer::Impl& server_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
+  bool busy_ = false;
+  bool keep_alive_ = false;
+  bool close_after_write_ = false;
+  unsigned version_ = 11;
+  size_t drained_ = 0;
+};
+
+// --- Server ---
+
+Status HttpServer::Impl::Listen() {
+  beast::error_code ec;
+  auto address = asio::ip::make_address(options.host, ec);
+  if (ec) return InvalidArgument("bad listen address '" + options.host + "': " + ec.message());
+  tcp::endpoint endpoint(address, static_cast<uint16_t>(options.port));
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) port = acceptor.local_endpoint(ec).port();
+  if (ec) {
+    return Unavailable("cannot listen on " + options.host + ":" + std::to_string(options.port) +
+                       ": " + ec.message());
+  }
+  return Status::Ok();
+}
+
+void HttpServer::Impl::Accept() {
+  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (!acceptor.is_open()) return;  // closed by Shutdown()
+      spdlog::warn("http accept: {}", ec.message());
+    } else {
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      std::make_shared<Session>(std::move(socket), *this)->Start();
+    }
+    Accept();
+  });
+}
+
+void HttpServer::Impl::Register(const std::shared_ptr<Session>& s) {
+  std::lock_guard<std::mutex> l(mu);
+  sessions[s.get()] = s;
+}
+
+void HttpServer::Impl::Unregister(Session* s) {
+  std::lock_guard<std::mutex> l(mu);
+  sessions.erase(s);
+  if (sessions.empty()) drained.notify_all();
+}
+
+void HttpServer::Impl::Shutdown() {
+  std::call_once(shutdown_once_, [this] {
+    stopping_.store(true, std::memory_order_release);
+    asio::post(acceptor.get_executor(), [this] {
+      beast::error_code ignored;
+      acceptor.close(ignored);
+    });
+    std::vector<std::shared_ptr<Session>> live;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      for (auto& [p, w] : sessions) {
+        if (auto s = w.lock()) live.push_back(std::move(s));
+      }
+    }
+    for (auto& s : live) s->Stop();
+    live.clear();
+    {
+      std::unique_lock<std::mutex> l(mu);
+      if (!drained.wait_for(l, std::chrono::milliseconds(options.shutdown_grace_ms),
+                            [this] { return sessions.empty(); })) {
+        spdlog::warn("http: {} connection(s) still busy after the shutdown grace period",
+                     sessions.size());
+      }
+    }
+    work.reset();
+    ioc.stop();
+    for (auto& t : threads) {
+      if (t.joinable()) t.join();
+    }
+  });
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Create(const Options& options,
+                                                       HttpHandler handler) {
+  BW_RETURN_IF_ERROR(options.Validate());
+  if (!handler) return InvalidArgument("http server needs a handler");
+  auto impl = std::make_unique<Impl>(options, std::move(handler));
+  BW_RETURN_IF_ERROR(impl->Listen());
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() { Shutdown(); }
+
+void HttpServer::Start() {
+  if (!impl_->threads.empty()) return;
+  impl_->work.emplace(impl_->ioc.get_executor());
+  impl_->Accept();
+  for (int i = 0; i < impl_->options.threads; ++i) {
+    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  }
+}
+
+void HttpServer::Shutdown() { impl_->Shutdown(); }
+
+int HttpServer::port() const { return impl_->port; }
+
+size_t HttpServer::connections() const {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  return impl_->sessions.size();
+}
+
+}  // namespace batchwise

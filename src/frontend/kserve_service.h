@@ -1,0 +1,73 @@
+// KServeService: the KServe v2 REST protocol over a Scheduler — health, server and model
+// metadata, inference (JSON and binary tensors), and the Triton extensions existing clients rely
+// on (model configuration, statistics, model repository), plus Batchwise's own views under
+// /v2/batchwise/. Routes requests from HttpServer; docs/http-api.md lists every endpoint.
+//
+// Thread-safe: Handle() from any Asio thread. Inference is asynchronous (no thread waits for a
+// request in flight: the scheduler's callback answers through the Responder, whose encoding runs
+// on the connection's strand). Repository load/unload, which block for seconds, run on one admin
+// thread the service owns (std::jthread, joined in the destructor after its queue is done).
+// The scheduler and metrics must outlive the service.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "frontend/http_server.h"
+#include "frontend/metrics.h"
+#include "serving/scheduler.h"
+
+namespace batchwise {
+
+class KServeService {
+ public:
+  struct Options {
+    // Model repository root: index, load and unload read its folders.
+    std::string model_repository = "models";
+    // Non-empty: repository load and unload need "Authorization: Bearer <admin_token>".
+    std::string admin_token;
+    std::string server_version = "0.1.0";
+  };
+
+  // `metrics` may be null.
+  KServeService(Options options, Scheduler& scheduler, ServerMetrics* metrics, Clock& clock);
+  ~KServeService();
+  KServeService(const KServeService&) = delete;
+  KServeService& operator=(const KServeService&) = delete;
+
+  void Handle(HttpRequest request, Responder respond);
+
+  // /v2/health/ready answers 200 only while ready (set once startup loading is done, cleared
+  // when shutdown starts).
+  void SetReady(bool ready) { ready_.store(ready, std::memory_order_release); }
+
+  class AdminQueue;
+  struct Route;
+
+ private:
+  HttpResponse Dispatch(const Route& route, const HttpRequest& request, const Responder& respond,
+                        bool& answered);
+  void Infer(const std::string& model, const HttpRequest& request, const Responder& respond);
+  void Repository(const Route& route, const HttpRequest& request, const Responder& respond);
+  HttpResponse ServerMetadata() const;
+  HttpResponse ModelMetadata(const std::string& model) const;
+  HttpResponse ModelReady(const std::string& model) const;
+  HttpResponse ModelConfigJson(const std::string& model) const;
+  HttpResponse Stats(const std::string& model) const;
+  HttpResponse RepositoryIndex(const HttpRequest& request) const;
+  HttpResponse BatchwiseView(const std::string& view, const HttpRequest& request) const;
+  Status Authorize(const HttpRequest& request) const;
+  bool InRepository(const std::string& model) const;
+  void Answer(const Responder& respond, const std::string& endpoint, HttpResponse response) const;
+
+  const Options options_;
+  Scheduler& scheduler_;
+  ServerMetrics* const metrics_;
+  Clock& clock_;
+  std::atomic<bool> ready_{false};
+  std::unique_ptr<AdminQueue> admin_;  // last: joined first
+};
+
+}  // namespace batchwise

@@ -1,0 +1,154 @@
+#include "frontend/server.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "device/discovery.h"
+#include "device/monitor.h"
+#include "profile/store.h"
+#include "repository/model_config.h"
+
+namespace batchwise {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Each processor's stored table of the reference model, when one matches its signature and the
+// reference model's file.
+std::map<std::string, PerfTable> LoadProfiles(const ServerOptions& o,
+                                              const std::vector<Processor>& processors) {
+  std::map<std::string, PerfTable> out;
+  std::error_code ec;
+  if (!fs::is_directory(o.profiles_dir, ec)) return out;
+  auto ref = LoadModelConfig((fs::path(o.model_repository) / o.reference_model).string());
+  if (!ref.ok()) return out;
+  ProfileStore store(o.profiles_dir);
+  for (const auto& p : processors) {
+    for (const auto& file : ref->engines) {
+      auto hash = HashFile(file.path);
+      if (!hash.ok()) continue;
+      auto t = store.Find(p.id, p.signature, ref->name, *hash, std::string(EngineKindName(file.engine)));
+      if (t && (!out.contains(p.id) ||
+                t->ProcessingPerformance() > out[p.id].ProcessingPerformance())) {
+        out[p.id] = std::move(*t);
+      }
+    }
+  }
+  return out;
+}
+
+bool KindAllowed(const ModelConfig& c, const std::string& kind) {
+  return c.processor_kinds.empty() ||
+         std::find(c.processor_kinds.begin(), c.processor_kinds.end(), kind) !=
+             c.processor_kinds.end();
+}
+
+}  // namespace
+
+Status LoadWithOvercommit(Scheduler& scheduler, const ModelConfig& config, bool overcommit) {
+  Status s = scheduler.LoadModel(config);
+  if (s.ok() || !overcommit || s.code() != StatusCode::kResourceExhausted) return s;
+  const ProcessorView* best = nullptr;
+  const auto views = scheduler.ProcessorViews();
+  for (const auto& v : views) {
+    if (KindAllowed(config, v.kind) && (best == nullptr || v.instances < best->instances)) best = &v;
+  }
+  if (best == nullptr) return s;
+  spdlog::warn("{}: {}; overcommitting {} ({} instance(s) already)", config.name, s.message(),
+               best->id, best->instances);
+  LoadOptions pin;
+  pin.processor = best->id;
+  return scheduler.LoadModel(config, pin);
+}
+
+Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Clock& clock,
+                                               EngineFactory factory,
+                                               std::vector<Processor> processors) {
+  std::unique_ptr<Server> server(new Server());
+  BW_RETURN_IF_ERROR(server->Start(options, clock, std::move(factory), std::move(processors)));
+  return server;
+}
+
+Status Server::Start(const ServerOptions& o, Clock& clock, EngineFactory factory,
+                     std::vector<Processor> processors) {
+  SchedulerHardware hw;
+  std::shared_ptr<const NvmlLibrary> nvml;
+  if (processors.empty()) {
+    DiscoveryOptions d;
+    d.cpu_spec = o.processors;
+    d.simulated_path = o.simulated;
+    BW_ASSIGN_OR_RETURN(DiscoveredProcessors found, DiscoverProcessors(d));
+    if (!found.gpu_note.empty()) spdlog::info("gpu: {}", found.gpu_note);
+    processors = std::move(found.processors);
+    nvml = found.nvml;
+  }
+  BW_ASSIGN_OR_RETURN(hw.monitor, CreateMonitorFor({}, clock, processors, {}, nvml));
+  hw.profiles = LoadProfiles(o, processors);
+  hw.processors = std::move(processors);
+  if (!factory) factory = DefaultEngineFactory(o.table_dir);
+  BW_ASSIGN_OR_RETURN(metrics_, ServerMetrics::Create(o.metrics));
+  BW_ASSIGN_OR_RETURN(scheduler_, Scheduler::Create(o.scheduler, clock, std::move(hw), factory));
+  scheduler_->Start();
+  metrics_->Attach(scheduler_.get());
+  KServeService::Options so = o.service;
+  so.model_repository = o.model_repository;
+  service_ = std::make_unique<KServeService>(so, *scheduler_, metrics_.get(), clock);
+  KServeService* service = service_.get();
+  BW_ASSIGN_OR_RETURN(http_, HttpServer::Create(o.http, [service](HttpRequest r, Responder done) {
+                        service->Handle(std::move(r), std::move(done));
+                      }));
+  http_->Start();
+  spdlog::info("KServe v2 HTTP on {}:{}; metrics on port {}", o.http.host, http_->port(),
+               metrics_->port());
+  LoadRepository(o);
+  service_->SetReady(true);
+  return Status::Ok();
+}
+
+void Server::LoadRepository(const ServerOptions& o) {
+  std::vector<std::string> folders;
+  if (o.models.empty()) {
+    auto all = ListModelFolders(o.model_repository);
+    if (!all.ok()) {
+      load_failures_.push_back(all.status().ToString());
+      spdlog::error("{}", all.status().ToString());
+      return;
+    }
+    folders = *all;
+  } else {
+    for (const auto& m : o.models) folders.push_back((fs::path(o.model_repository) / m).string());
+  }
+  for (const auto& folder : folders) {
+    Status s;
+    auto config = LoadModelConfig(folder);
+    s = config.ok() ? LoadWithOvercommit(*scheduler_, *config, o.overcommit) : config.status();
+    if (s.ok()) {
+      const auto on = scheduler_->Instances(config->name);
+      spdlog::info("loaded {} on {}", config->name, on.empty() ? "?" : on[0].processor);
+    } else {
+      load_failures_.push_back(folder + ": " + s.ToString());
+      spdlog::error("not loaded: {}: {}", folder, s.ToString());
+    }
+  }
+}
+
+void Server::Shutdown() {
+  std::call_once(shutdown_once_, [this] {
+    if (service_) service_->SetReady(false);
+    if (http_) http_->Shutdown();
+    if (scheduler_) scheduler_->Stop();
+  });
+}
+
+Server::~Server() {
+  Shutdown();
+  service_.reset();
+  if (metrics_) metrics_->Attach(nullptr);
+  scheduler_.reset();
+  http_.reset();
+  metrics_.reset();
+}
+
+}  // namespace batchwise

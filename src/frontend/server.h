@@ -1,0 +1,91 @@
+// Server: the whole `batchwise serve` — processors discovered, the scheduler with its monitor, every
+// model of the repository loaded, the KServe v2 HTTP endpoint and the Prometheus endpoint. The CLI
+// and the integration tests start it the same way.
+//
+// Thread-safety: Create(), Shutdown() and the destructor belong to the owner's thread; the
+// accessors may be used from any thread while it runs. Owns everything it starts; Shutdown() stops
+// accepting, answers every request already accepted, then unloads the models (draining them).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "frontend/http_server.h"
+#include "frontend/kserve_service.h"
+#include "frontend/metrics.h"
+#include "serving/engine_factory.h"
+#include "serving/scheduler.h"
+
+namespace batchwise {
+
+struct ServerOptions {
+  // The model repository (docs/model-repository.md).
+  std::string model_repository = "models";
+  // Models to load at start; empty: every model folder in the repository.
+  std::vector<std::string> models;
+  // CPU processors (docs/processors.md grammar): default one processor per core.
+  std::string processors = "cpu:*";
+  // Simulated processor declarations (JSON); empty: none.
+  std::string simulated;
+  // Stored load-performance tables of the reference model (`batchwise profile --out`), used as
+  // each processor's P when one matches; missing folder: none.
+  std::string profiles_dir = "profiles";
+  std::string reference_model = "resnet50";
+  // Where the default engine factory writes simulated processors' tables.
+  std::string table_dir = "/tmp/batchwise-tables";
+  // When placement finds every processor at its instance limit, share the processor with the
+  // fewest instances instead of refusing the model (logged). Off: the load fails (429).
+  bool overcommit = true;
+
+  HttpServer::Options http;
+  ServerMetrics::Options metrics;
+  KServeService::Options service;  // its model_repository is set from the field above
+  Scheduler::Options scheduler;
+};
+
+class Server {
+ public:
+  // Starts everything and loads the models (a model that fails to load is logged and skipped;
+  // the server still starts). `factory` null: DefaultEngineFactory. `processors` non-empty:
+  // used instead of discovery (tests).
+  static Result<std::unique_ptr<Server>> Create(const ServerOptions& options, Clock& clock,
+                                                EngineFactory factory = nullptr,
+                                                std::vector<Processor> processors = {});
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Graceful stop; idempotent.
+  void Shutdown();
+
+  int http_port() const { return http_->port(); }
+  int metrics_port() const { return metrics_->port(); }
+  Scheduler& scheduler() { return *scheduler_; }
+  ServerMetrics& metrics() { return *metrics_; }
+  // Models that failed to load at start, with why.
+  const std::vector<std::string>& load_failures() const { return load_failures_; }
+
+ private:
+  Server() = default;
+  Status Start(const ServerOptions& options, Clock& clock, EngineFactory factory,
+               std::vector<Processor> processors);
+  void LoadRepository(const ServerOptions& options);
+
+  // Destroyed bottom-up: the service (its admin thread), then the scheduler (drains), then the
+  // stopped HTTP server, then metrics.
+  std::unique_ptr<ServerMetrics> metrics_;
+  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<KServeService> service_;
+  std::vector<std::string> load_failures_;
+  std::once_flag shutdown_once_;
+};
+
+// Loads `config`; with `overcommit`, when every processor is at its instance limit, pins it to
+// the allowed processor with the fewest instances.
+Status LoadWithOvercommit(Scheduler& scheduler, const ModelConfig& config, bool overcommit);
+
+}  // namespace batchwise

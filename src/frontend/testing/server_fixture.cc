@@ -1,0 +1,69 @@
+#include "frontend/testing/server_fixture.h"
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
+#include "serving/testing/scheduler_harness.h"
+
+namespace batchwise::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+void WriteModel(const fs::path& repo, const std::string& name) {
+  fs::create_directories(repo / name);
+  std::ofstream(repo / name / "config.json")
+      << R"({"name": ")" << name
+      << R"(", "max_batch_size": 8,
+  "inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 4]}],
+  "outputs": [{"name": "y", "datatype": "FP32", "shape": [-1, 2]}],
+  "engines": {"onnx": {"file": "model.onnx"}}})";
+  std::ofstream(repo / name / "model.onnx") << "fake";
+}
+
+std::string TempRepository() {
+  static std::atomic<int> n{0};
+  const fs::path p = fs::temp_directory_path() /
+                     ("bw_http_repo_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
+  fs::remove_all(p);
+  WriteModel(p, "tiny");
+  WriteModel(p, "spare");
+  return p.string();
+}
+
+}  // namespace
+
+FakeModelServer::FakeModelServer(FakeServerOptions o)
+    : repository_(TempRepository()), factory_(o.engine) {
+  ServerOptions so;
+  so.model_repository = repository_;
+  so.models = {"tiny"};
+  so.http.port = 0;
+  so.http.threads = o.http_threads;
+  so.http.max_body_bytes = o.max_body_bytes;
+  so.http.max_header_bytes = o.max_header_bytes;
+  so.http.shutdown_grace_ms = o.shutdown_grace_ms;
+  so.metrics.port = o.metrics_port;
+  so.service.admin_token = o.admin_token;
+  so.profiles_dir = "";
+  so.scheduler = ImmediateOptions();
+  so.scheduler.rebalance_period_ms = 0;
+  so.scheduler.batching.max_queue_size = o.max_queue_size;
+  so.scheduler.batching.controller.max_batch_size = 8;
+  so.scheduler.views.unprofiled_max_instances = 4;
+  auto s = Server::Create(so, SystemClock(), factory_.AsFactory(),
+                          {CpuProcessor("cpu:0", {0}), CpuProcessor("cpu:1", {1})});
+  if (!s.ok()) throw std::runtime_error(s.status().ToString());
+  server_ = std::move(s).value();
+}
+
+FakeModelServer::~FakeModelServer() {
+  server_.reset();
+  std::error_code ec;
+  fs::remove_all(repository_, ec);
+}
+
+}  // namespace batchwise::testing

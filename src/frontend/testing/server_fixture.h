@@ -1,0 +1,44 @@
+// Test fixtures for the HTTP frontend: a real Server on an ephemeral port over a temporary model
+// repository of tiny models served by fake engines (serving/testing/fake_engine.h), so the whole
+// HTTP path is exercised in milliseconds. Not thread-safe; one per test.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "frontend/server.h"
+#include "serving/testing/fake_engine.h"
+
+namespace batchwise::testing {
+
+struct FakeServerOptions {
+  FakeEngineOptions engine;
+  int max_queue_size = 64;
+  std::string admin_token;
+  size_t max_body_bytes = 1 << 20;
+  size_t max_header_bytes = 8 * 1024;
+  int64_t shutdown_grace_ms = 10'000;
+  int http_threads = 2;
+  // -1: no metrics listener (civetweb takes up to 2 s to stop); 0: an ephemeral port.
+  int metrics_port = -1;
+};
+
+// Repository: "tiny" (x FP32 [-1,4] -> y FP32 [-1,2], max batch 8; loaded) and "spare" (same
+// shape; in the repository, not loaded at start).
+class FakeModelServer {
+ public:
+  explicit FakeModelServer(FakeServerOptions options = {});
+  ~FakeModelServer();
+
+  Server& server() { return *server_; }
+  int port() const { return server_->http_port(); }
+  const std::string& repository() const { return repository_; }
+  void Shutdown() { server_->Shutdown(); }
+
+ private:
+  std::string repository_;
+  FakeEngineFactory factory_;
+  std::unique_ptr<Server> server_;
+};
+
+}  // namespace batchwise::testing

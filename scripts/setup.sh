@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # The README's first command: install what is missing, build Release, generate the reference
-# models into models/, then run the main job on the default repository.
+# models into models/, then serve the default repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/build.sh build
 /usr/bin/python3 tools/gen_models.py --out models
-# Main job: until `batchwise serve` exists, the raw engine benchmark on the default repository.
-export OMP_WAIT_POLICY=PASSIVE  # see docs/engines.md: busy-waiting OpenMP teams collapse on shared cores
-exec build/bench/engine_bench --models-dir models --models resnet18,mobilenet_v2,mlp_forecaster \
-  --batches 1,2,4,8,16 --duration-s 1
+# Main job: the server on the default repository (KServe v2 HTTP on 127.0.0.1:8000, Prometheus
+# metrics on :8002; docs/http-api.md). Ctrl-C stops it gracefully.
+exec build/batchwise serve --model-repository models

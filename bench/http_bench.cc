@@ -1,0 +1,354 @@
+// http_bench: what the HTTP frontend costs, measured against its baselines in the same run.
+//
+//  resnet: the raw engine's samples/s (ResNet-18, TorchScript, pinned to core 0, 1 thread, batches
+//          of --batch) side by side with `batchwise serve` on the same core, fed over HTTP by
+//          --resnet-clients keep-alive clients sending 1-sample binary requests while the server
+//          batches them to --batch (fixed policy). Raw and HTTP alternate --rounds times.
+//  mlp:    `batchwise serve` on the MLP at saturating concurrency (--mlp-clients keep-alive
+//          clients, binary requests of 1 sample); server CPU time per request = Δ(utime+stime of
+//          the server process, /proc/<pid>/stat) / Δ(answered requests).
+// The server runs as a child process (build/batchwise) so its CPU time excludes the clients',
+// which are pinned to the other cores. Needs the generated models (tools/gen_models.py).
+#include <curl/curl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "backend/engine.h"
+#include "repository/model_config.h"
+
+namespace batchwise {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct BenchOptions {
+  std::string batchwise = std::string(BATCHWISE_SOURCE_DIR) + "/build/batchwise";
+  std::string models_dir = std::string(BATCHWISE_SOURCE_DIR) + "/models";
+  std::vector<std::string> which = {"resnet", "mlp"};
+  int batch = 8;
+  int resnet_clients = 24;
+  int mlp_clients = 32;
+  double warmup_s = 3;
+  double duration_s = 10;
+  int rounds = 2;
+  int port = 18800;
+  bool frontend_off_core0 = false;
+  bool raw_warmup_like_server = false;  // raw engine: 2 single-sample batches first, as serving does  // resnet: keep the server's non-engine threads off core 0
+};
+
+size_t Discard(char*, size_t s, size_t n, void*) { return s * n; }
+
+// One keep-alive connection sending the same binary request over and over.
+class Client {
+ public:
+  Client(const std::string& url, const std::string& body, size_t json_size) : body_(body) {
+    curl_ = curl_easy_init();
+    header_ = "Inference-Header-Content-Length: " + std::to_string(json_size);
+    headers_ = curl_slist_append(nullptr, header_.c_str());
+    headers_ = curl_slist_append(headers_, "Expect:");
+    curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl_, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers_);
+    curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body_.data());
+    curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body_.size()));
+    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, Discard);
+  }
+  ~Client() {
+    curl_slist_free_all(headers_);
+    curl_easy_cleanup(curl_);
+  }
+  bool Send() {
+    long status = 0;
+    if (curl_easy_perform(curl_) != CURLE_OK) return false;
+    curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
+    return status == 200;
+  }
+
+ private:
+  std::string body_, header_;
+  curl_slist* headers_ = nullptr;
+  CURL* curl_;
+};
+
+std::string BinaryRequest(const TensorSpec& in, int batch, size_t& json_size) {
+  Shape shape = in.shape;
+  shape[0] = batch;
+  std::vector<float> data(static_cast<size_t>(ElementCount(shape)));
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal;
+  for (float& v : data) v = normal(rng);
+  nlohmann::json j = {{"inputs",
+                       {{{"name", in.name},
+                         {"datatype", "FP32"},
+                         {"shape", shape},
+                         {"parameters", {{"binary_data_size", data.size() * 4}}}}}},
+                      {"parameters", {{"binary_data_output", true}}}};
+  std::string body = j.dump();
+  json_size = body.size();
+  body.append(reinterpret_cast<const char*>(data.data()), data.size() * 4);
+  return body;
+}
+
+void PinToCoresFrom(int first) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  const int n = static_cast<int>(std::thread::hardware_concurrency());
+  for (int c = std::min(first, n - 1); c < n; ++c) CPU_SET(c, &set);
+  sched_setaffinity(0, sizeof(set), &set);
+}
+
+// `batchwise serve` as a child process.
+class ServerProcess {
+ public:
+  // `frontend_off_core0`: once ready, every server thread but the engine's workers ("bw-*") is
+  // moved to cores 1.. (as `taskset -p` would), so HTTP, batcher and monitor threads never
+  // preempt the engine on core 0.
+  ServerProcess(const BenchOptions& o, std::vector<std::string> args, bool frontend_off_core0)
+      : port_(o.port), frontend_off_core0_(frontend_off_core0) {
+    args.insert(args.begin(), {o.batchwise, "--log-level", "warn", "serve", "--model-repository",
+                               o.models_dir, "--http-port", std::to_string(o.port),
+                               "--metrics-port", "-1", "--rebalance-period-ms", "0"});
+    pid_ = fork();
+    if (pid_ == 0) {
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+  ~ServerProcess() {
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+  }
+  bool WaitReady() {
+    const std::string url = "http://127.0.0.1:" + std::to_string(port_) + "/v2/health/ready";
+    for (int i = 0; i < 600; ++i) {
+      CURL* c = curl_easy_init();
+      curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+      curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Discard);
+      long status = 0;
+      if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+      curl_easy_cleanup(c);
+      if (status == 200) {
+        if (frontend_off_core0_) MoveFrontendOffCore0();
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+  // utime + stime of the server process (its threads, live and exited), seconds.
+  double CpuSeconds() const {
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+    std::string s((std::istreambuf_iterator<char>(in)), {});
+    std::istringstream rest(s.substr(s.rfind(')') + 2));
+    std::string field;
+    double ticks = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+      if (i == 14 || i == 15) ticks += std::stod(field);
+    }
+    return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+  std::string Url(const std::string& model) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + "/v2/models/" + model + "/infer";
+  }
+
+ private:
+  void MoveFrontendOffCore0() const {
+    const std::string task = "/proc/" + std::to_string(pid_) + "/task";
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c = 1; c < static_cast<int>(std::thread::hardware_concurrency()); ++c) CPU_SET(c, &set);
+    for (const auto& t : std::filesystem::directory_iterator(task)) {
+      std::ifstream comm(t.path() / "comm");
+      std::string name;
+      std::getline(comm, name);
+      if (name.rfind("bw-", 0) == 0) continue;  // an engine worker: stays pinned
+      sched_setaffinity(std::stoi(t.path().filename().string()), sizeof(set), &set);
+    }
+  }
+
+  int port_;
+  bool frontend_off_core0_;
+  pid_t pid_ = -1;
+};
+
+struct LoadResult {
+  double requests_per_s = 0;
+  double server_cpu_us_per_request = 0;
+  int64_t failures = 0;
+};
+
+// Closed-loop clients for warmup + duration; counts what is answered inside the window.
+LoadResult Drive(const BenchOptions& o, const ServerProcess& server, const std::string& model,
+                 const std::string& body, size_t json_size, int clients) {
+  std::atomic<bool> stop{false}, measuring{false};
+  std::atomic<int64_t> done{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < clients; ++i) {
+    threads.emplace_back([&] {
+      PinToCoresFrom(1);
+      Client c(server.Url(model), body, json_size);
+      while (!stop.load(std::memory_order_relaxed)) {
+        const bool ok = c.Send();
+        if (measuring.load(std::memory_order_relaxed)) (ok ? done : failed).fetch_add(1);
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.warmup_s));
+  const double cpu0 = server.CpuSeconds();
+  const auto t0 = Clock::now();
+  measuring = true;
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.duration_s));
+  measuring = false;
+  const double cpu1 = server.CpuSeconds();
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  stop = true;
+  for (auto& t : threads) t.join();
+  LoadResult r;
+  r.requests_per_s = static_cast<double>(done.load()) / seconds;
+  r.server_cpu_us_per_request = done.load() ? (cpu1 - cpu0) * 1e6 / static_cast<double>(done.load()) : 0;
+  r.failures = failed.load();
+  return r;
+}
+
+// The raw engine as the server runs it: TorchScript, core 0, one thread, batches of `batch`.
+double RawSamplesPerS(const BenchOptions& o, const ModelConfig& config) {
+  const ModelEngineFile* file = config.FindEngine(EngineKind::kTorchScript);
+  EngineOptions eo;
+  eo.model_path = file->path;
+  eo.target.cpu_cores = {0};
+  eo.target.num_threads = 1;
+  eo.inputs = config.inputs;
+  eo.outputs = config.outputs;
+  auto engine = CreateEngine(EngineKind::kTorchScript, eo);
+  if (!engine.ok()) {
+    std::fprintf(stderr, "%s\n", engine.status().ToString().c_str());
+    return 0;
+  }
+  Shape shape = config.inputs[0].shape;
+  shape[0] = o.batch;
+  Tensor input = Tensor::Allocate(DataType::kFp32, shape);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal;
+  for (float& v : input.mutable_as<float>()) v = normal(rng);
+  auto run_for = [&](double s) {
+    int64_t samples = 0;
+    const auto t0 = Clock::now();
+    while (std::chrono::duration<double>(Clock::now() - t0).count() < s) {
+      if (!(*engine)->Run({&input, 1}).ok()) return 0.0;
+      samples += o.batch;
+    }
+    return static_cast<double>(samples) / std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+  if (o.raw_warmup_like_server) {  // the scheduler's warm-up: 2 batches of one sample
+    Shape one = config.inputs[0].shape;
+    one[0] = 1;
+    Tensor single = Tensor::Allocate(DataType::kFp32, one);
+    for (int i = 0; i < 2; ++i) (void)(*engine)->Run({&single, 1});
+  }
+  run_for(o.warmup_s);
+  return run_for(o.duration_s);
+}
+
+int RunResnet(const BenchOptions& o) {
+  auto config = LoadModelConfig(o.models_dir + "/resnet18");
+  if (!config.ok()) {
+    std::fprintf(stderr, "%s\n", config.status().ToString().c_str());
+    return 1;
+  }
+  size_t json_size = 0;
+  const std::string body = BinaryRequest(config->inputs[0], 1, json_size);
+  std::printf("resnet18, torchscript on core 0 (1 thread), batch %d, %d HTTP clients of 1 sample\n",
+              o.batch, o.resnet_clients);
+  std::printf("%-6s %14s %14s %8s\n", "round", "raw samples/s", "http samples/s", "http/raw");
+  double raw_sum = 0, http_sum = 0;
+  for (int round = 1; round <= o.rounds; ++round) {
+    const double raw = RawSamplesPerS(o, *config);
+    LoadResult http;
+    {
+      ServerProcess server(o, {"--models", "resnet18", "--processors", "cpu:0", "--batch-policy",
+                               "fixed", "--batch-size", std::to_string(o.batch),
+                               "--max-queue-delay-us", "1000000", "--http-threads", "1"},
+                           o.frontend_off_core0);
+      if (!server.WaitReady()) return 1;
+      http = Drive(o, server, "resnet18", body, json_size, o.resnet_clients);
+    }
+    raw_sum += raw;
+    http_sum += http.requests_per_s;
+    std::printf("%-6d %14.2f %14.2f %7.1f%%  (%ld failed)\n", round, raw, http.requests_per_s,
+                100 * http.requests_per_s / raw, static_cast<long>(http.failures));
+  }
+  std::printf("%-6s %14.2f %14.2f %7.1f%%\n", "mean", raw_sum / o.rounds, http_sum / o.rounds,
+              100 * http_sum / raw_sum);
+  return 0;
+}
+
+int RunMlp(const BenchOptions& o) {
+  auto config = LoadModelConfig(o.models_dir + "/mlp_forecaster");
+  if (!config.ok()) {
+    std::fprintf(stderr, "%s\n", config.status().ToString().c_str());
+    return 1;
+  }
+  size_t json_size = 0;
+  const std::string body = BinaryRequest(config->inputs[0], 1, json_size);
+  ServerProcess server(o, {"--models", "mlp_forecaster", "--processors", "cpu:0",
+                           "--http-threads", "1"},
+                       false);
+  if (!server.WaitReady()) return 1;
+  LoadResult r = Drive(o, server, "mlp_forecaster", body, json_size, o.mlp_clients);
+  std::printf("mlp_forecaster, %d keep-alive clients, binary 1-sample requests, trend batching\n",
+              o.mlp_clients);
+  std::printf("requests/s %.0f, server CPU %.1f us/request (%ld failed)\n", r.requests_per_s,
+              r.server_cpu_us_per_request, static_cast<long>(r.failures));
+  return 0;
+}
+
+}  // namespace
+}  // namespace batchwise
+
+int main(int argc, char** argv) {
+  batchwise::BenchOptions o;
+  CLI::App app{"HTTP frontend benchmark: ResNet-18 through HTTP vs the raw engine; MLP server CPU "
+               "per request"};
+  app.add_option("--batchwise", o.batchwise, "the batchwise binary")->capture_default_str();
+  app.add_option("--models-dir", o.models_dir, "model repository")->capture_default_str();
+  app.add_option("--which", o.which, "resnet, mlp")->delimiter(',')->capture_default_str();
+  app.add_option("--batch", o.batch, "ResNet batch size (raw and server)")->capture_default_str();
+  app.add_option("--resnet-clients", o.resnet_clients, "ResNet HTTP clients")->capture_default_str();
+  app.add_option("--mlp-clients", o.mlp_clients, "MLP HTTP clients")->capture_default_str();
+  app.add_option("--warmup-s", o.warmup_s, "warm-up per measurement")->capture_default_str();
+  app.add_option("--duration-s", o.duration_s, "measuring window")->capture_default_str();
+  app.add_option("--rounds", o.rounds, "raw/HTTP alternations for ResNet")->capture_default_str();
+  app.add_option("--port", o.port, "server port")->capture_default_str();
+  app.add_flag("--frontend-off-core0", o.frontend_off_core0,
+               "resnet: move the server's HTTP/batcher threads off the engine's core");
+  app.add_flag("--raw-warmup-like-server", o.raw_warmup_like_server,
+               "raw engine: first run the scheduler's warm-up (2 batches of 1 sample)");
+  CLI11_PARSE(app, argc, argv);
+  curl_global_init(CURL_GLOBAL_ALL);
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+  int rc = 0;
+  for (const auto& w : o.which) rc |= w == "resnet" ? batchwise::RunResnet(o) : batchwise::RunMlp(o);
+  return rc;
+}

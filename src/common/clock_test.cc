@@ -36,46 +36,69 @@ TEST(FakeClockTest, SleeperWakesExactlyWhenItsDeadlineComes) {
   EXPECT_TRUE(woke.load());
 }
 
-TEST(FakeClockTest, WaitUntilReturnsOnNotifyOrOnFakeDeadline) {
-  FakeClock clock;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool ready = false;
-  bool timed_out = false;
-  std::jthread waiter([&] {
-    std::unique_lock<std::mutex> lock(mu);
-    TimePoint deadline = clock.Now() + milliseconds(100);
-    while (!ready) {
-      if (clock.WaitUntil(lock, cv, deadline)) {
-        timed_out = true;
-        break;
-      }
+// A thread waiting up to 100 ms of fake time for `ready`; `timed_out` says how it ended.
+class WaitForReady {
+ public:
+  explicit WaitForReady(FakeClock& clock)
+      : thread_([this, &clock] {
+          std::unique_lock<std::mutex> lock(mu_);
+          TimePoint deadline = clock.Now() + milliseconds(100);
+          while (!ready_) {
+            if (clock.WaitUntil(lock, cv_, deadline)) {
+              timed_out_ = true;
+              break;
+            }
+          }
+        }) {}
+  void MakeReady() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      ready_ = true;
     }
-  });
+    cv_.notify_all();
+  }
+  bool Join() {
+    thread_.join();
+    return timed_out_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool ready_ = false;
+  bool timed_out_ = false;
+  std::jthread thread_;  // last: starts after the members it uses
+};
+
+TEST(FakeClockTest, WaitUntilReturnsAtTheFakeDeadline) {
+  FakeClock clock;
+  WaitForReady waiter(clock);
   clock.BlockUntilWaiters(1);
   clock.Advance(milliseconds(100));
-  waiter.join();
-  EXPECT_TRUE(timed_out);
+  EXPECT_TRUE(waiter.Join());
+}
 
-  timed_out = false;
-  std::jthread notified([&] {
-    std::unique_lock<std::mutex> lock(mu);
-    TimePoint deadline = clock.Now() + milliseconds(100);
-    while (!ready) {
-      if (clock.WaitUntil(lock, cv, deadline)) {
-        timed_out = true;
-        break;
-      }
-    }
-  });
+TEST(FakeClockTest, WaitUntilReturnsWhenNotified) {
+  FakeClock clock;
+  WaitForReady waiter(clock);
   clock.BlockUntilWaiters(1);
-  {
-    std::lock_guard<std::mutex> l(mu);
-    ready = true;
-  }
-  cv.notify_all();
-  notified.join();
-  EXPECT_FALSE(timed_out);
+  waiter.MakeReady();
+  EXPECT_FALSE(waiter.Join());
+}
+
+TEST(FakeClockTest, AdvanceToNextDeadlineStepsExactlyToTheEarliestSleeper) {
+  FakeClock clock;
+  const TimePoint t0 = clock.Now();
+  EXPECT_FALSE(clock.AdvanceToNextDeadline());  // nobody parked: time stays
+  std::jthread a([&] { clock.SleepUntil(t0 + milliseconds(30)); });
+  std::jthread b([&] { clock.SleepUntil(t0 + milliseconds(10)); });
+  clock.BlockUntilWaiters(2);
+  ASSERT_TRUE(clock.AdvanceToNextDeadline());
+  EXPECT_EQ(clock.Now() - t0, milliseconds(10));
+  EXPECT_EQ(clock.waiters(), 1);  // b has woken and left the clock before the call returned
+  ASSERT_TRUE(clock.AdvanceToNextDeadline());
+  EXPECT_EQ(clock.Now() - t0, milliseconds(30));
+  EXPECT_EQ(clock.waiters(), 0);
 }
 
 TEST(RealClockTest, IsMonotonic) {

@@ -15,20 +15,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "backend/engine.h"
 #include "repository/model_config.h"
@@ -50,7 +49,9 @@ struct BenchOptions {
   int rounds = 2;
   int port = 18800;
   bool frontend_off_core0 = false;
-  bool raw_warmup_like_server = false;  // raw engine: 2 single-sample batches first, as serving does  // resnet: keep the server's non-engine threads off core 0
+  bool raw_warmup_like_server =
+      false;  // raw engine: 2 single-sample batches first, as serving does  // resnet: keep the
+              // server's non-engine threads off core 0
 };
 
 size_t Discard(char*, size_t s, size_t n, void*) { return s * n; }
@@ -178,7 +179,8 @@ class ServerProcess {
     const std::string task = "/proc/" + std::to_string(pid_) + "/task";
     cpu_set_t set;
     CPU_ZERO(&set);
-    for (int c = 1; c < static_cast<int>(std::thread::hardware_concurrency()); ++c) CPU_SET(c, &set);
+    for (int c = 1; c < static_cast<int>(std::thread::hardware_concurrency()); ++c)
+      CPU_SET(c, &set);
     for (const auto& t : std::filesystem::directory_iterator(task)) {
       std::ifstream comm(t.path() / "comm");
       std::string name;
@@ -227,7 +229,8 @@ LoadResult Drive(const BenchOptions& o, const ServerProcess& server, const std::
   for (auto& t : threads) t.join();
   LoadResult r;
   r.requests_per_s = static_cast<double>(done.load()) / seconds;
-  r.server_cpu_us_per_request = done.load() ? (cpu1 - cpu0) * 1e6 / static_cast<double>(done.load()) : 0;
+  r.server_cpu_us_per_request =
+      done.load() ? (cpu1 - cpu0) * 1e6 / static_cast<double>(done.load()) : 0;
   r.failures = failed.load();
   return r;
 }
@@ -287,9 +290,10 @@ int RunResnet(const BenchOptions& o) {
     const double raw = RawSamplesPerS(o, *config);
     LoadResult http;
     {
-      ServerProcess server(o, {"--models", "resnet18", "--processors", "cpu:0", "--batch-policy",
-                               "fixed", "--batch-size", std::to_string(o.batch),
-                               "--max-queue-delay-us", "1000000", "--http-threads", "1"},
+      ServerProcess server(o,
+                           {"--models", "resnet18", "--processors", "cpu:0", "--batch-policy",
+                            "fixed", "--batch-size", std::to_string(o.batch),
+                            "--max-queue-delay-us", "1000000", "--http-threads", "1"},
                            o.frontend_off_core0);
       if (!server.WaitReady()) return 1;
       http = Drive(o, server, "resnet18", body, json_size, o.resnet_clients);
@@ -312,9 +316,8 @@ int RunMlp(const BenchOptions& o) {
   }
   size_t json_size = 0;
   const std::string body = BinaryRequest(config->inputs[0], 1, json_size);
-  ServerProcess server(o, {"--models", "mlp_forecaster", "--processors", "cpu:0",
-                           "--http-threads", "1"},
-                       false);
+  ServerProcess server(
+      o, {"--models", "mlp_forecaster", "--processors", "cpu:0", "--http-threads", "1"}, false);
   if (!server.WaitReady()) return 1;
   LoadResult r = Drive(o, server, "mlp_forecaster", body, json_size, o.mlp_clients);
   std::printf("mlp_forecaster, %d keep-alive clients, binary 1-sample requests, trend batching\n",
@@ -329,13 +332,15 @@ int RunMlp(const BenchOptions& o) {
 
 int main(int argc, char** argv) {
   batchwise::BenchOptions o;
-  CLI::App app{"HTTP frontend benchmark: ResNet-18 through HTTP vs the raw engine; MLP server CPU "
-               "per request"};
+  CLI::App app{
+      "HTTP frontend benchmark: ResNet-18 through HTTP vs the raw engine; MLP server CPU "
+      "per request"};
   app.add_option("--batchwise", o.batchwise, "the batchwise binary")->capture_default_str();
   app.add_option("--models-dir", o.models_dir, "model repository")->capture_default_str();
   app.add_option("--which", o.which, "resnet, mlp")->delimiter(',')->capture_default_str();
   app.add_option("--batch", o.batch, "ResNet batch size (raw and server)")->capture_default_str();
-  app.add_option("--resnet-clients", o.resnet_clients, "ResNet HTTP clients")->capture_default_str();
+  app.add_option("--resnet-clients", o.resnet_clients, "ResNet HTTP clients")
+      ->capture_default_str();
   app.add_option("--mlp-clients", o.mlp_clients, "MLP HTTP clients")->capture_default_str();
   app.add_option("--warmup-s", o.warmup_s, "warm-up per measurement")->capture_default_str();
   app.add_option("--duration-s", o.duration_s, "measuring window")->capture_default_str();
@@ -349,6 +354,7 @@ int main(int argc, char** argv) {
   curl_global_init(CURL_GLOBAL_ALL);
   setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
   int rc = 0;
-  for (const auto& w : o.which) rc |= w == "resnet" ? batchwise::RunResnet(o) : batchwise::RunMlp(o);
+  for (const auto& w : o.which)
+    rc |= w == "resnet" ? batchwise::RunResnet(o) : batchwise::RunMlp(o);
   return rc;
 }

@@ -1,11 +1,10 @@
 // `batchwise serve`: the model repository over KServe v2 HTTP, with Prometheus metrics, until
 // SIGINT or SIGTERM (then: stop accepting, answer every accepted request, exit 0).
 #include <signal.h>
+#include <spdlog/spdlog.h>
 
 #include <cstdlib>
 #include <memory>
-
-#include <spdlog/spdlog.h>
 
 #include "batching/batch_controller.h"
 #include "cli/commands.h"

@@ -1,15 +1,9 @@
 #include "frontend/http_server.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <atomic>
-#include <cctype>
-#include <chrono>
-#include <condition_variable>
-#include <map>
-#include <mutex>
-#include <optional>
-#include <thread>
-
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -18,7 +12,13 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
+#include <cctype>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 #include "common/thread_annotations.h"
 #include "frontend/http_status.h"
@@ -38,7 +38,9 @@ struct Responder::State {
   ~State() {
     if (!answered.load()) {
       sink->Deliver([] {
-        return HttpResponse{HttpStatusFor(TransportError::kHandlerDropped), "application/json", {},
+        return HttpResponse{HttpStatusFor(TransportError::kHandlerDropped),
+                            "application/json",
+                            {},
                             ErrorBody("internal error: the request was dropped unanswered")};
       });
     }
@@ -83,7 +85,9 @@ class Session;
 class HttpServer::Impl {
  public:
   Impl(const Options& options, HttpHandler handler)
-      : options(options), handler(std::move(handler)), ioc(options.threads),
+      : options(options),
+        handler(std::move(handler)),
+        ioc(options.threads),
         acceptor(asio::make_strand(ioc)) {}
 
   Status Listen();
@@ -159,12 +163,11 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_.options.max_header_bytes));
     parser_->body_limit(server_.options.max_body_bytes);
-    stream_.expires_after(Ms(buffer_.size() ? server_.options.io_timeout_ms
-                                            : server_.options.idle_timeout_ms));
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
-                              self->OnHeader(ec);
-                            });
+    stream_.expires_after(
+        Ms(buffer_.size() ? server_.options.io_timeout_ms : server_.options.idle_timeout_ms));
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -176,10 +179,11 @@ class Session : public std::enable_shared_from_this<Session> {
     if (expect != req.end() && beast::iequals(expect->value(), "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
                                                                      req.version());
-      http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, size_t) {
-        if (ec) return self->Close();
-        self->ReadBody();
-      });
+      http::async_write(stream_, *cont,
+                        [self = shared_from_this(), cont](beast::error_code ec, size_t) {
+                          if (ec) return self->Close();
+                          self->ReadBody();
+                        });
       return;
     }
     ReadBody();

@@ -6,29 +6,46 @@ namespace batchwise {
 
 int HttpStatusFor(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return 200;
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kFailedPrecondition: return 400;
-    case StatusCode::kUnauthenticated: return 401;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kAlreadyExists: return 409;
-    case StatusCode::kResourceExhausted: return 429;
-    case StatusCode::kCancelled: return 499;
-    case StatusCode::kUnimplemented: return 501;
-    case StatusCode::kUnavailable: return 503;
-    case StatusCode::kDeadlineExceeded: return 504;
-    case StatusCode::kInternal: return 500;
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kFailedPrecondition:
+      return 400;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kAlreadyExists:
+      return 409;
+    case StatusCode::kResourceExhausted:
+      return 429;
+    case StatusCode::kCancelled:
+      return 499;
+    case StatusCode::kUnimplemented:
+      return 501;
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kDeadlineExceeded:
+      return 504;
+    case StatusCode::kInternal:
+      return 500;
   }
   return 500;
 }
 
 int HttpStatusFor(TransportError error) {
   switch (error) {
-    case TransportError::kMalformed: return 400;
-    case TransportError::kHeaderTooLarge: return 413;
-    case TransportError::kBodyTooLarge: return 413;
-    case TransportError::kHandlerDropped: return 500;
-    case TransportError::kMethodNotAllowed: return 405;
+    case TransportError::kMalformed:
+      return 400;
+    case TransportError::kHeaderTooLarge:
+      return 413;
+    case TransportError::kBodyTooLarge:
+      return 413;
+    case TransportError::kHandlerDropped:
+      return 500;
+    case TransportError::kMethodNotAllowed:
+      return 405;
   }
   return 500;
 }

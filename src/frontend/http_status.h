@@ -10,10 +10,10 @@ namespace batchwise {
 
 // Failures the HTTP transport detects before a request reaches a handler.
 enum class TransportError {
-  kMalformed,       // the request line, a header or the framing does not parse
-  kHeaderTooLarge,  // the header block exceeds HttpServer::Options::max_header_bytes
-  kBodyTooLarge,    // the body exceeds HttpServer::Options::max_body_bytes
-  kHandlerDropped,  // a handler returned without ever answering (a bug; never a hang)
+  kMalformed,         // the request line, a header or the framing does not parse
+  kHeaderTooLarge,    // the header block exceeds HttpServer::Options::max_header_bytes
+  kBodyTooLarge,      // the body exceeds HttpServer::Options::max_body_bytes
+  kHandlerDropped,    // a handler returned without ever answering (a bug; never a hang)
   kMethodNotAllowed,  // the path exists, not with this method
 };
 

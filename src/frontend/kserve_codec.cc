@@ -4,10 +4,9 @@
 #include <charconv>
 #include <cstring>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace batchwise::kserve {
 namespace {
@@ -26,9 +25,10 @@ uint16_t FloatToHalf(float f) {
   const uint32_t sign = (x >> 16) & 0x8000u;
   const int32_t exp = static_cast<int32_t>((x >> 23) & 0xff) - 127 + 15;
   uint32_t mant = x & 0x7fffffu;
-  if (((x >> 23) & 0xff) == 0xff) return static_cast<uint16_t>(sign | 0x7c00u | (mant ? 0x200u : 0));
+  if (((x >> 23) & 0xff) == 0xff)
+    return static_cast<uint16_t>(sign | 0x7c00u | (mant ? 0x200u : 0));
   if (exp >= 31) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow: infinity
-  if (exp <= 0) {                                                // subnormal or zero
+  if (exp <= 0) {                                               // subnormal or zero
     if (exp < -10) return static_cast<uint16_t>(sign);
     mant |= 0x800000u;
     const uint32_t shift = static_cast<uint32_t>(14 - exp);
@@ -123,23 +123,34 @@ bool PutElement(DataType dtype, const json& v, std::byte* dst) {
       if (!v.is_boolean()) return false;
       *dst = std::byte{v.get<bool>() ? uint8_t{1} : uint8_t{0}};
       return true;
-    case DataType::kUint8: return PutInteger<uint8_t>(v, dst);
-    case DataType::kUint16: return PutInteger<uint16_t>(v, dst);
-    case DataType::kUint32: return PutInteger<uint32_t>(v, dst);
-    case DataType::kUint64: return PutInteger<uint64_t>(v, dst);
-    case DataType::kInt8: return PutInteger<int8_t>(v, dst);
-    case DataType::kInt16: return PutInteger<int16_t>(v, dst);
-    case DataType::kInt32: return PutInteger<int32_t>(v, dst);
-    case DataType::kInt64: return PutInteger<int64_t>(v, dst);
+    case DataType::kUint8:
+      return PutInteger<uint8_t>(v, dst);
+    case DataType::kUint16:
+      return PutInteger<uint16_t>(v, dst);
+    case DataType::kUint32:
+      return PutInteger<uint32_t>(v, dst);
+    case DataType::kUint64:
+      return PutInteger<uint64_t>(v, dst);
+    case DataType::kInt8:
+      return PutInteger<int8_t>(v, dst);
+    case DataType::kInt16:
+      return PutInteger<int16_t>(v, dst);
+    case DataType::kInt32:
+      return PutInteger<int32_t>(v, dst);
+    case DataType::kInt64:
+      return PutInteger<int64_t>(v, dst);
     case DataType::kFp16: {
       if (!v.is_number()) return false;
       const uint16_t h = FloatToHalf(static_cast<float>(v.get<double>()));
       std::memcpy(dst, &h, 2);
       return true;
     }
-    case DataType::kFp32: return PutFloat<float>(v, dst);
-    case DataType::kFp64: return PutFloat<double>(v, dst);
-    case DataType::kBytes: return false;
+    case DataType::kFp32:
+      return PutFloat<float>(v, dst);
+    case DataType::kFp64:
+      return PutFloat<double>(v, dst);
+    case DataType::kBytes:
+      return false;
   }
   return false;
 }
@@ -172,10 +183,9 @@ Result<Tensor> TensorFromJson(DataType dtype, const Shape& shape, const json& da
   std::vector<const json*> leaves;
   Status flat = Flatten(data, 0, expected, leaves);
   if (!flat.ok() || leaves.size() != expected) {
-    return InvalidArgument(what + ": \"data\" has " +
-                           (flat.ok() ? std::to_string(leaves.size()) : "more") +
-                           " elements but shape " + ShapeToString(shape) + " needs " +
-                           std::to_string(expected));
+    return InvalidArgument(
+        what + ": \"data\" has " + (flat.ok() ? std::to_string(leaves.size()) : "more") +
+        " elements but shape " + ShapeToString(shape) + " needs " + std::to_string(expected));
   }
   if (dtype == DataType::kBytes) return BytesFromJson(shape, leaves, what);
   Tensor t = Tensor::Allocate(dtype, shape);
@@ -214,7 +224,8 @@ const json* Parameter(const json& j, const char* key) {
 
 Status CheckParameters(const json& j, const std::string& what) {
   auto p = j.find("parameters");
-  if (p != j.end() && !p->is_object()) return InvalidArgument(what + ": \"parameters\" must be an object");
+  if (p != j.end() && !p->is_object())
+    return InvalidArgument(what + ": \"parameters\" must be an object");
   if (Parameter(j, "shared_memory_region") != nullptr) {
     return InvalidArgument(what + ": the shared-memory extension is not supported");
   }
@@ -331,9 +342,10 @@ Result<DecodedInferRequest> Decode(const std::shared_ptr<const std::string>& bod
     out.request.inputs.push_back(std::move(t));
   }
   if (offset != body->size()) {
-    return InvalidArgument(std::to_string(body->size() - json_size) +
-                           " bytes follow the JSON header but the inputs' binary_data_size sum to " +
-                           std::to_string(offset - json_size));
+    return InvalidArgument(
+        std::to_string(body->size() - json_size) +
+        " bytes follow the JSON header but the inputs' binary_data_size sum to " +
+        std::to_string(offset - json_size));
   }
   return out;
 }
@@ -374,19 +386,32 @@ json BytesJson(const Tensor& t) {
 
 json DataJson(const Tensor& t) {
   switch (t.dtype()) {
-    case DataType::kBool: return BoolsJson(t);
-    case DataType::kUint8: return Numbers<uint8_t>(t);
-    case DataType::kUint16: return Numbers<uint16_t>(t);
-    case DataType::kUint32: return Numbers<uint32_t>(t);
-    case DataType::kUint64: return Numbers<uint64_t>(t);
-    case DataType::kInt8: return Numbers<int8_t>(t);
-    case DataType::kInt16: return Numbers<int16_t>(t);
-    case DataType::kInt32: return Numbers<int32_t>(t);
-    case DataType::kInt64: return Numbers<int64_t>(t);
-    case DataType::kFp16: return HalfsJson(t);
-    case DataType::kFp32: return Numbers<float>(t);
-    case DataType::kFp64: return Numbers<double>(t);
-    case DataType::kBytes: return BytesJson(t);
+    case DataType::kBool:
+      return BoolsJson(t);
+    case DataType::kUint8:
+      return Numbers<uint8_t>(t);
+    case DataType::kUint16:
+      return Numbers<uint16_t>(t);
+    case DataType::kUint32:
+      return Numbers<uint32_t>(t);
+    case DataType::kUint64:
+      return Numbers<uint64_t>(t);
+    case DataType::kInt8:
+      return Numbers<int8_t>(t);
+    case DataType::kInt16:
+      return Numbers<int16_t>(t);
+    case DataType::kInt32:
+      return Numbers<int32_t>(t);
+    case DataType::kInt64:
+      return Numbers<int64_t>(t);
+    case DataType::kFp16:
+      return HalfsJson(t);
+    case DataType::kFp32:
+      return Numbers<float>(t);
+    case DataType::kFp64:
+      return Numbers<double>(t);
+    case DataType::kBytes:
+      return BytesJson(t);
   }
   return json::array();
 }

@@ -14,7 +14,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 3) return 0;
   std::optional<size_t> json_size;
   if (data[0] & 1) json_size = static_cast<size_t>(data[1]) | static_cast<size_t>(data[2]) << 8;
-  auto body = std::make_shared<const std::string>(reinterpret_cast<const char*>(data) + 3, size - 3);
+  auto body =
+      std::make_shared<const std::string>(reinterpret_cast<const char*>(data) + 3, size - 3);
   auto decoded = batchwise::kserve::DecodeInferRequest(body, json_size);
   if (!decoded.ok()) return 0;
   batchwise::InferResponse response;

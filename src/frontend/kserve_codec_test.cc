@@ -11,7 +11,9 @@ std::shared_ptr<const std::string> Body(std::string s) {
   return std::make_shared<const std::string>(std::move(s));
 }
 
-Result<DecodedInferRequest> DecodeJson(const std::string& s) { return DecodeInferRequest(Body(s), std::nullopt); }
+Result<DecodedInferRequest> DecodeJson(const std::string& s) {
+  return DecodeInferRequest(Body(s), std::nullopt);
+}
 
 std::string Floats(std::initializer_list<float> v) {
   std::string out(v.size() * 4, '\0');
@@ -40,7 +42,10 @@ TEST(KServeCodecTest, DecodesBinaryTensorsAfterTheJsonHeader) {
       R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,3],"parameters":{"binary_data_size":12}},)"
       R"({"name":"s","datatype":"BYTES","shape":[1],"parameters":{"binary_data_size":7}}],)"
       R"("parameters":{"binary_data_output":true}})";
-  std::string bytes("\x03\x00\x00\x00" "abc", 7);
+  std::string bytes(
+      "\x03\x00\x00\x00"
+      "abc",
+      7);
   auto r = DecodeInferRequest(Body(header + Floats({1, 2, 3}) + bytes), header.size());
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->request.inputs[0].tensor.as<float>()[2], 3.0f);
@@ -49,14 +54,16 @@ TEST(KServeCodecTest, DecodesBinaryTensorsAfterTheJsonHeader) {
 }
 
 TEST(KServeCodecTest, AcceptsTheHeaderWhenTheWholeBodyIsJson) {
-  const std::string body = R"({"inputs":[{"name":"x","datatype":"BOOL","shape":[2],"data":[true,false]}]})";
+  const std::string body =
+      R"({"inputs":[{"name":"x","datatype":"BOOL","shape":[2],"data":[true,false]}]})";
   auto r = DecodeInferRequest(Body(body), body.size());
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->request.inputs[0].tensor.byte_size(), 2u);
 }
 
 TEST(KServeCodecTest, BytesFromJsonGetLengthPrefixes) {
-  auto r = DecodeJson(R"({"inputs":[{"name":"s","datatype":"BYTES","shape":[2],"data":["hi",""]}]})");
+  auto r =
+      DecodeJson(R"({"inputs":[{"name":"s","datatype":"BYTES","shape":[2],"data":["hi",""]}]})");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->request.inputs[0].tensor.byte_size(), 4u + 2 + 4);
   EXPECT_TRUE(r->request.inputs[0].tensor.Validate().ok());
@@ -90,15 +97,17 @@ INSTANTIATE_TEST_SUITE_P(
                 "has more elements"},
         BadCase{R"({"inputs":[{"name":"x","datatype":"FP32","shape":[-1],"data":[1]}]})",
                 "negative dimension"},
-        BadCase{R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1099511627776,1099511627776],"data":[1]}]})",
-                "too many elements"},
+        BadCase{
+            R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1099511627776,1099511627776],"data":[1]}]})",
+            "too many elements"},
         BadCase{R"({"inputs":[{"name":"x","datatype":"UINT8","shape":[1],"data":[300]}]})",
                 "not a valid UINT8"},
         BadCase{R"({"inputs":[{"name":"x","datatype":"INT32","shape":[1],"data":["a"]}]})",
                 "not a valid INT32"},
         BadCase{R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1]}]})", "neither"},
-        BadCase{R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],"parameters":{"binary_data_size":4}}]})",
-                "runs past the end"},
+        BadCase{
+            R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],"parameters":{"binary_data_size":4}}]})",
+            "runs past the end"},
         BadCase{R"({"id":5,"inputs":[]})", "\"id\" must be a string"},
         BadCase{R"({"inputs":[],"outputs":[{"name":"y","parameters":{"classification":2}}]})",
                 "classification"},
@@ -152,7 +161,8 @@ TEST(KServeCodecTest, EncodesJsonAndBinaryOutputs) {
 }
 
 TEST(KServeCodecTest, Fp16RoundTripsThroughJson) {
-  auto r = DecodeJson(R"({"inputs":[{"name":"h","datatype":"FP16","shape":[3],"data":[1.5,-2,65504]}]})");
+  auto r = DecodeJson(
+      R"({"inputs":[{"name":"h","datatype":"FP16","shape":[3],"data":[1.5,-2,65504]}]})");
   ASSERT_TRUE(r.ok()) << r.status();
   InferResponse resp;
   resp.outputs.push_back({"h", r->request.inputs[0].tensor});

@@ -4,9 +4,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "frontend/testing/http_client.h"
 #include "frontend/testing/server_fixture.h"
@@ -22,7 +21,8 @@ const char* kInferPath = "/v2/models/tiny/infer";
 std::string JsonInfer(float first, int batch = 1, const std::string& extra = "") {
   json data = json::array();
   for (int i = 0; i < batch * 4; ++i) data.push_back(i % 4 == 0 ? first : 0.0f);
-  json j = {{"inputs", {{{"name", "x"}, {"datatype", "FP32"}, {"shape", {batch, 4}}, {"data", data}}}}};
+  json j = {
+      {"inputs", {{{"name", "x"}, {"datatype", "FP32"}, {"shape", {batch, 4}}, {"data", data}}}}};
   std::string s = j.dump();
   if (!extra.empty()) s.insert(s.size() - 1, "," + extra);
   return s;
@@ -271,9 +271,9 @@ TEST_F(KServeHttpTest, RepositoryNeedsTheBearerTokenWhenOneIsSet) {
   auto no = client_->Post("/v2/repository/models/spare/load", "");
   EXPECT_EQ(no.status, 401);
   EXPECT_EQ(no.headers["www-authenticate"], "Bearer");
-  EXPECT_EQ(client_->Post("/v2/repository/models/spare/load", "", {"Authorization: Bearer nope"})
-                .status,
-            401);
+  EXPECT_EQ(
+      client_->Post("/v2/repository/models/spare/load", "", {"Authorization: Bearer nope"}).status,
+      401);
   EXPECT_EQ(client_->Post("/v2/repository/models/spare/load", "", {"Authorization: Bearer s3cret"})
                 .status,
             200);
@@ -333,8 +333,9 @@ TEST_F(KServeHttpGatedTest, FullQueueIs503AtOnceAndTimeoutIs504) {
   gate_->WaitForWaiting(1);  // the batcher is busy with it
   std::thread b = Send(JsonInfer(2, 1, R"("parameters":{"timeout":1000})"), &timed);
   std::thread c = Send(JsonInfer(3, 7), &full_batch);  // 8 samples queued: the queue is full
-  for (int i = 0; i < 500 && server_->server().scheduler().ModelsJson()[0]["batching"][0]
-                                     ["queued_samples"] < 8;
+  for (int i = 0;
+       i < 500 &&
+       server_->server().scheduler().ModelsJson()[0]["batching"][0]["queued_samples"] < 8;
        ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
@@ -359,9 +360,11 @@ TEST_F(KServeHttpGatedTest, ShutdownAnswersEveryAcceptedRequest) {
   std::vector<std::thread> clients;
   clients.push_back(Send(JsonInfer(0), &answers[0]));
   gate_->WaitForWaiting(1);
-  for (int i = 1; i < kClients; ++i) clients.push_back(Send(JsonInfer(static_cast<float>(i)), &answers[i]));
-  for (int i = 0; i < 500 && server_->server().scheduler().ModelsJson()[0]["batching"][0]
-                                     ["queued_samples"] < kClients - 1;
+  for (int i = 1; i < kClients; ++i)
+    clients.push_back(Send(JsonInfer(static_cast<float>(i)), &answers[i]));
+  for (int i = 0;
+       i < 500 && server_->server().scheduler().ModelsJson()[0]["batching"][0]["queued_samples"] <
+                      kClients - 1;
        ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
-
 #include <nlohmann/json.hpp>
 
 #include "backend/testing/model_repo.h"
@@ -70,10 +69,10 @@ TEST_F(KServeRealModelTest, BinaryRequestGetsTheReferenceOutputs) {
   const Tensor& in = ref_.ref_inputs[0];
   size_t json_size = 0;
   std::vector<long> shape(in.shape().begin(), in.shape().end());
-  std::string body = BinaryBody(
-      {{ref_.inputs[0].name, "FP32", shape,
-        std::string(reinterpret_cast<const char*>(in.data()), in.byte_size())}},
-      true, json_size);
+  std::string body =
+      BinaryBody({{ref_.inputs[0].name, "FP32", shape,
+                   std::string(reinterpret_cast<const char*>(in.data()), in.byte_size())}},
+                 true, json_size);
   HttpClient c(server_->http_port());
   auto r = c.Post("/v2/models/mlp_forecaster/infer", body,
                   {"Inference-Header-Content-Length: " + std::to_string(json_size)});

@@ -1,14 +1,14 @@
 #include "frontend/kserve_service.h"
 
+#include <spdlog/spdlog.h>
+
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <functional>
 #include <mutex>
-#include <thread>
-
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
+#include <thread>
 
 #include "common/thread_annotations.h"
 #include "frontend/http_status.h"
@@ -21,8 +21,18 @@ using nlohmann::json;
 
 struct KServeService::Route {
   enum class Kind {
-    kServerMetadata, kLive, kReady, kModelMetadata, kModelReady, kInfer, kConfig, kStats,
-    kRepositoryIndex, kLoad, kUnload, kBatchwise,
+    kServerMetadata,
+    kLive,
+    kReady,
+    kModelMetadata,
+    kModelReady,
+    kInfer,
+    kConfig,
+    kStats,
+    kRepositoryIndex,
+    kLoad,
+    kUnload,
+    kBatchwise,
   };
   Kind kind = Kind::kServerMetadata;
   std::string model;  // percent-decoded; empty for server-wide routes
@@ -50,7 +60,8 @@ class KServeService::AdminQueue {
   }
 
  private:
-  // Takes jobs until stopped and the queue is empty (queued jobs still run: each answers a request).
+  // Takes jobs until stopped and the queue is empty (queued jobs still run: each answers a
+  // request).
   void Run(std::stop_token stop) {
     while (true) {
       std::function<void()> job;
@@ -77,8 +88,7 @@ using Route = KServeService::Route;
 using Kind = KServeService::Route::Kind;
 
 HttpResponse Json(const json& j, int status = 200) {
-  return {status, "application/json", {},
-          j.dump(-1, ' ', false, json::error_handler_t::replace)};
+  return {status, "application/json", {}, j.dump(-1, ' ', false, json::error_handler_t::replace)};
 }
 
 HttpResponse Error(const Status& s) {
@@ -159,12 +169,18 @@ Result<Route> ModelRoute(const std::vector<std::string_view>& s) {
   }
   if (s.size() > next + 1) return NotFound("no such route");
   const std::string_view leaf = s.size() == next ? "" : s[next];
-  if (leaf.empty()) r = {Kind::kModelMetadata, r.model, "", "GET", "model_metadata"};
-  else if (leaf == "ready") r = {Kind::kModelReady, r.model, "", "GET", "model_ready"};
-  else if (leaf == "infer") r = {Kind::kInfer, r.model, "", "POST", "infer"};
-  else if (leaf == "config") r = {Kind::kConfig, r.model, "", "GET", "model_config"};
-  else if (leaf == "stats") r = {Kind::kStats, r.model, "", "GET", "stats"};
-  else return NotFound("no such route: /" + std::string(leaf));
+  if (leaf.empty())
+    r = {Kind::kModelMetadata, r.model, "", "GET", "model_metadata"};
+  else if (leaf == "ready")
+    r = {Kind::kModelReady, r.model, "", "GET", "model_ready"};
+  else if (leaf == "infer")
+    r = {Kind::kInfer, r.model, "", "POST", "infer"};
+  else if (leaf == "config")
+    r = {Kind::kConfig, r.model, "", "GET", "model_config"};
+  else if (leaf == "stats")
+    r = {Kind::kStats, r.model, "", "GET", "stats"};
+  else
+    return NotFound("no such route: /" + std::string(leaf));
   return r;
 }
 
@@ -233,7 +249,9 @@ json TritonTensors(const std::vector<TensorSpec>& specs) {
   json out = json::array();
   for (const auto& t : specs) {
     Shape dims(t.shape.begin() + (t.shape.empty() ? 0 : 1), t.shape.end());  // without batch
-    out.push_back({{"name", t.name}, {"data_type", TritonType(t.dtype)}, {"dims", dims},
+    out.push_back({{"name", t.name},
+                   {"data_type", TritonType(t.dtype)},
+                   {"dims", dims},
                    {"format", "FORMAT_NONE"}});
   }
   return out;
@@ -243,7 +261,10 @@ json TritonTensors(const std::vector<TensorSpec>& specs) {
 
 KServeService::KServeService(Options options, Scheduler& scheduler, ServerMetrics* metrics,
                              Clock& clock)
-    : options_(std::move(options)), scheduler_(scheduler), metrics_(metrics), clock_(clock),
+    : options_(std::move(options)),
+      scheduler_(scheduler),
+      metrics_(metrics),
+      clock_(clock),
       admin_(std::make_unique<AdminQueue>()) {}
 
 KServeService::~KServeService() = default;
@@ -259,9 +280,9 @@ void KServeService::Handle(HttpRequest request, Responder respond) {
   if (!route.ok()) return Answer(respond, "unknown", Error(route.status()));
   if (request.method != route->method) {
     return Answer(respond, route->endpoint,
-                  Error(TransportError::kMethodNotAllowed,
-                        request.method + " is not allowed on " + request.path + " (use " +
-                            route->method + ")"));
+                  Error(TransportError::kMethodNotAllowed, request.method + " is not allowed on " +
+                                                               request.path + " (use " +
+                                                               route->method + ")"));
   }
   bool answered = false;
   HttpResponse r = Dispatch(*route, request, respond, answered);
@@ -271,17 +292,25 @@ void KServeService::Handle(HttpRequest request, Responder respond) {
 HttpResponse KServeService::Dispatch(const Route& route, const HttpRequest& request,
                                      const Responder& respond, bool& answered) {
   switch (route.kind) {
-    case Kind::kServerMetadata: return ServerMetadata();
-    case Kind::kLive: return {200, "application/json", {}, ""};
+    case Kind::kServerMetadata:
+      return ServerMetadata();
+    case Kind::kLive:
+      return {200, "application/json", {}, ""};
     case Kind::kReady:
       if (ready_.load(std::memory_order_acquire)) return {200, "application/json", {}, ""};
       return Error(Unavailable("the server is not ready (starting or shutting down)"));
-    case Kind::kModelMetadata: return ModelMetadata(route.model);
-    case Kind::kModelReady: return ModelReady(route.model);
-    case Kind::kConfig: return ModelConfigJson(route.model);
-    case Kind::kStats: return Stats(route.model);
-    case Kind::kRepositoryIndex: return RepositoryIndex(request);
-    case Kind::kBatchwise: return BatchwiseView(route.view, request);
+    case Kind::kModelMetadata:
+      return ModelMetadata(route.model);
+    case Kind::kModelReady:
+      return ModelReady(route.model);
+    case Kind::kConfig:
+      return ModelConfigJson(route.model);
+    case Kind::kStats:
+      return Stats(route.model);
+    case Kind::kRepositoryIndex:
+      return RepositoryIndex(request);
+    case Kind::kBatchwise:
+      return BatchwiseView(route.view, request);
     case Kind::kInfer:
       answered = true;
       Infer(route.model, request, respond);
@@ -388,26 +417,25 @@ HttpResponse KServeService::ModelConfigJson(const std::string& model) const {
   for (const auto& e : c->engines) engines.push_back(EngineKindName(e.engine));
   json instances = json::array();
   for (const auto& i : scheduler_.Instances(model)) {
-    instances.push_back({{"name", i.processor},
-                         {"kind", i.simulated ? "KIND_MODEL" : "KIND_CPU"},
-                         {"count", 1}});
+    instances.push_back(
+        {{"name", i.processor}, {"kind", i.simulated ? "KIND_MODEL" : "KIND_CPU"}, {"count", 1}});
   }
-  json config = {{"name", c->name},
-                 {"platform", Platform(*c)},
-                 {"backend", c->engines.empty() ? "batchwise"
-                             : c->engines[0].engine == EngineKind::kTorchScript ? "pytorch"
-                                                                                 : "onnxruntime"},
-                 {"version_policy", {{"latest", {{"num_versions", 1}}}}},
-                 {"max_batch_size", c->max_batch_size},
-                 {"input", TritonTensors(c->inputs)},
-                 {"output", TritonTensors(c->outputs)},
-                 {"dynamic_batching", json::object()},
-                 {"instance_group", instances},
-                 {"parameters",
-                  {{"batchwise_kind", {{"string_value", c->kind}}},
-                   {"batchwise_latency_target_ms",
-                    {{"string_value", std::to_string(c->latency_target_ms)}}}}},
-                 {"batchwise", {{"engines", engines}, {"processor_kinds", c->processor_kinds}}}};
+  json config = {
+      {"name", c->name},
+      {"platform", Platform(*c)},
+      {"backend", c->engines.empty()                                 ? "batchwise"
+                  : c->engines[0].engine == EngineKind::kTorchScript ? "pytorch"
+                                                                     : "onnxruntime"},
+      {"version_policy", {{"latest", {{"num_versions", 1}}}}},
+      {"max_batch_size", c->max_batch_size},
+      {"input", TritonTensors(c->inputs)},
+      {"output", TritonTensors(c->outputs)},
+      {"dynamic_batching", json::object()},
+      {"instance_group", instances},
+      {"parameters",
+       {{"batchwise_kind", {{"string_value", c->kind}}},
+        {"batchwise_latency_target_ms", {{"string_value", std::to_string(c->latency_target_ms)}}}}},
+      {"batchwise", {{"engines", engines}, {"processor_kinds", c->processor_kinds}}}};
   return Json(config);
 }
 

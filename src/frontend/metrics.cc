@@ -1,9 +1,5 @@
 #include "frontend/metrics.h"
 
-#include <atomic>
-#include <mutex>
-
-#include <nlohmann/json.hpp>
 #include <prometheus/collectable.h>
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
@@ -11,6 +7,10 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+
+#include <atomic>
+#include <mutex>
+#include <nlohmann/json.hpp>
 
 #include "common/thread_annotations.h"
 #include "serving/scheduler.h"
@@ -26,31 +26,43 @@ using prometheus::MetricType;
 // The one list of metrics (name, type, help); docs/http-api.md repeats it.
 const std::vector<MetricInfo> kCatalogue = {
     // Frontend, per request.
-    {"batchwise_http_requests_total", "counter", "HTTP requests answered, by endpoint and status code"},
-    {"batchwise_inference_requests_total", "counter", "Inference requests of loaded models, by outcome (success, failure)"},
-    {"batchwise_request_duration_seconds", "histogram", "Inference request duration in the frontend (decode, queue, compute, encode)"},
+    {"batchwise_http_requests_total", "counter",
+     "HTTP requests answered, by endpoint and status code"},
+    {"batchwise_inference_requests_total", "counter",
+     "Inference requests of loaded models, by outcome (success, failure)"},
+    {"batchwise_request_duration_seconds", "histogram",
+     "Inference request duration in the frontend (decode, queue, compute, encode)"},
     // Scheduler statistics (Triton's statistics extension), read at scrape.
-    {"batchwise_inference_count_total", "counter", "Samples inferred (a request of batch 4 counts 4)"},
+    {"batchwise_inference_count_total", "counter",
+     "Samples inferred (a request of batch 4 counts 4)"},
     {"batchwise_execution_count_total", "counter", "Batches executed"},
     {"batchwise_request_success_total", "counter", "Requests completed successfully (scheduler)"},
-    {"batchwise_request_failure_total", "counter", "Requests that failed after acceptance (scheduler)"},
-    {"batchwise_queue_duration_seconds_total", "counter", "Total time requests waited in the queue"},
-    {"batchwise_compute_input_duration_seconds_total", "counter", "Total time spent assembling batch inputs"},
-    {"batchwise_compute_infer_duration_seconds_total", "counter", "Total time spent running the engine"},
-    {"batchwise_compute_output_duration_seconds_total", "counter", "Total time spent splitting batch outputs"},
+    {"batchwise_request_failure_total", "counter",
+     "Requests that failed after acceptance (scheduler)"},
+    {"batchwise_queue_duration_seconds_total", "counter",
+     "Total time requests waited in the queue"},
+    {"batchwise_compute_input_duration_seconds_total", "counter",
+     "Total time spent assembling batch inputs"},
+    {"batchwise_compute_infer_duration_seconds_total", "counter",
+     "Total time spent running the engine"},
+    {"batchwise_compute_output_duration_seconds_total", "counter",
+     "Total time spent splitting batch outputs"},
     {"batchwise_batch_executions_total", "counter", "Batches executed, by batch size"},
     // Batch controller, per instance.
     {"batchwise_controller_batch_size", "gauge", "The batch size the controller asks for now"},
     {"batchwise_controller_z", "gauge", "Mann-Kendall Z of the recent batch sizes (trend policy)"},
-    {"batchwise_controller_settled", "gauge", "1 when the controller has settled on its batch size"},
+    {"batchwise_controller_settled", "gauge",
+     "1 when the controller has settled on its batch size"},
     {"batchwise_queued_samples", "gauge", "Samples waiting in the instance's queue"},
     // Processors and placement.
     {"batchwise_processor_utilization", "gauge", "Processor utilisation in [0,1] (smoothed)"},
     {"batchwise_processor_memory_utilization", "gauge", "Processor memory utilisation in [0,1]"},
     {"batchwise_processor_memory_free_bytes", "gauge", "Free memory of the processor, bytes"},
-    {"batchwise_processor_workload", "gauge", "Inference workload score (w_u*u + w_m*m + w_c*(1-P/Pmax))"},
+    {"batchwise_processor_workload", "gauge",
+     "Inference workload score (w_u*u + w_m*m + w_c*(1-P/Pmax))"},
     {"batchwise_processor_instances", "gauge", "Model instances on the processor"},
-    {"batchwise_processor_performance", "gauge", "Profiled processing performance P, samples/s of the reference model"},
+    {"batchwise_processor_performance", "gauge",
+     "Profiled processing performance P, samples/s of the reference model"},
     {"batchwise_placement_decisions", "gauge", "Placement decisions in the kept history"},
     {"batchwise_placement_moves_total", "counter", "Re-placement moves carried out"},
     {"batchwise_rebalance_steps_total", "counter", "Steps of the re-placement loop"},
@@ -77,8 +89,10 @@ class Families {
     }
     ClientMetric m;
     m.label = std::move(labels);
-    if (f.type == MetricType::Counter) m.counter.value = value;
-    else m.gauge.value = value;
+    if (f.type == MetricType::Counter)
+      m.counter.value = value;
+    else
+      m.gauge.value = value;
     f.metric.push_back(std::move(m));
   }
   std::vector<MetricFamily> Take() {
@@ -127,9 +141,10 @@ void AddModel(const json& m, Families& f) {
 }
 
 void AddProcessor(const json& p, Families& f) {
-  std::vector<ClientMetric::Label> l = {{"processor", p.value("id", "")},
-                                        {"kind", p.value("kind", "")},
-                                        {"simulated", p.value("simulated", false) ? "true" : "false"}};
+  std::vector<ClientMetric::Label> l = {
+      {"processor", p.value("id", "")},
+      {"kind", p.value("kind", "")},
+      {"simulated", p.value("simulated", false) ? "true" : "false"}};
   f.Add("batchwise_processor_utilization", l, p.value("utilization", 0.0));
   f.Add("batchwise_processor_memory_utilization", l, p.value("memory_utilization", 0.0));
   f.Add("batchwise_processor_memory_free_bytes", l, p.value("memory_free_bytes", 0.0));
@@ -162,7 +177,8 @@ class SchedulerCollector final : public prometheus::Collectable {
     for (const json& p : scheduler_->ProcessorsJson()) AddProcessor(p, f);
     f.Add("batchwise_placement_decisions", {}, static_cast<double>(scheduler_->Decisions().size()));
     CountMoves(f);
-    f.Add("batchwise_rebalance_steps_total", {}, static_cast<double>(scheduler_->rebalance_steps()));
+    f.Add("batchwise_rebalance_steps_total", {},
+          static_cast<double>(scheduler_->rebalance_steps()));
     return f.Take();
   }
 

@@ -1,9 +1,9 @@
 #include "frontend/server.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <filesystem>
-
-#include <spdlog/spdlog.h>
 
 #include "device/discovery.h"
 #include "device/monitor.h"
@@ -29,9 +29,10 @@ std::map<std::string, PerfTable> LoadProfiles(const ServerOptions& o,
     for (const auto& file : ref->engines) {
       auto hash = HashFile(file.path);
       if (!hash.ok()) continue;
-      auto t = store.Find(p.id, p.signature, ref->name, *hash, std::string(EngineKindName(file.engine)));
-      if (t && (!out.contains(p.id) ||
-                t->ProcessingPerformance() > out[p.id].ProcessingPerformance())) {
+      auto t =
+          store.Find(p.id, p.signature, ref->name, *hash, std::string(EngineKindName(file.engine)));
+      if (t &&
+          (!out.contains(p.id) || t->ProcessingPerformance() > out[p.id].ProcessingPerformance())) {
         out[p.id] = std::move(*t);
       }
     }
@@ -40,9 +41,8 @@ std::map<std::string, PerfTable> LoadProfiles(const ServerOptions& o,
 }
 
 bool KindAllowed(const ModelConfig& c, const std::string& kind) {
-  return c.processor_kinds.empty() ||
-         std::find(c.processor_kinds.begin(), c.processor_kinds.end(), kind) !=
-             c.processor_kinds.end();
+  return c.processor_kinds.empty() || std::find(c.processor_kinds.begin(), c.processor_kinds.end(),
+                                                kind) != c.processor_kinds.end();
 }
 
 }  // namespace
@@ -53,7 +53,8 @@ Status LoadWithOvercommit(Scheduler& scheduler, const ModelConfig& config, bool 
   const ProcessorView* best = nullptr;
   const auto views = scheduler.ProcessorViews();
   for (const auto& v : views) {
-    if (KindAllowed(config, v.kind) && (best == nullptr || v.instances < best->instances)) best = &v;
+    if (KindAllowed(config, v.kind) && (best == nullptr || v.instances < best->instances))
+      best = &v;
   }
   if (best == nullptr) return s;
   spdlog::warn("{}: {}; overcommitting {} ({} instance(s) already)", config.name, s.message(),

@@ -1,6 +1,6 @@
-// Server: the whole `batchwise serve` — processors discovered, the scheduler with its monitor, every
-// model of the repository loaded, the KServe v2 HTTP endpoint and the Prometheus endpoint. The CLI
-// and the integration tests start it the same way.
+// Server: the whole `batchwise serve` — processors discovered, the scheduler with its monitor,
+// every model of the repository loaded, the KServe v2 HTTP endpoint and the Prometheus endpoint.
+// The CLI and the integration tests start it the same way.
 //
 // Thread-safety: Create(), Shutdown() and the destructor belong to the owner's thread; the
 // accessors may be used from any thread while it runs. Owns everything it starts; Shutdown() stops

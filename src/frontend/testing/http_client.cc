@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
-
 #include <nlohmann/json.hpp>
 
 namespace batchwise::testing {
@@ -49,8 +48,8 @@ ClientResponse HttpClient::Post(const std::string& path, const std::string& body
 }
 
 ClientResponse HttpClient::Request(const std::string& method, const std::string& path,
-                                   const std::string& body,
-                                   const std::vector<std::string>& headers, bool http10) {
+                                   const std::string& body, const std::vector<std::string>& headers,
+                                   bool http10) {
   CURL* c = static_cast<CURL*>(curl_);
   ClientResponse r;
   curl_easy_reset(c);

@@ -9,11 +9,11 @@
 namespace batchwise::testing {
 
 struct ClientResponse {
-  long status = 0;         // 0 when the transfer failed
-  std::string error;       // curl's message when it failed
+  long status = 0;    // 0 when the transfer failed
+  std::string error;  // curl's message when it failed
   std::string body;
   std::map<std::string, std::string> headers;  // lower-case names
-  long new_connections = 0;  // connections opened for this request (0: reused)
+  long new_connections = 0;                    // connections opened for this request (0: reused)
 };
 
 class HttpClient {

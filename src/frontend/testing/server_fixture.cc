@@ -1,10 +1,10 @@
 #include "frontend/testing/server_fixture.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
-
-#include <unistd.h>
 
 #include "serving/testing/scheduler_harness.h"
 
@@ -16,8 +16,7 @@ namespace fs = std::filesystem;
 void WriteModel(const fs::path& repo, const std::string& name) {
   fs::create_directories(repo / name);
   std::ofstream(repo / name / "config.json")
-      << R"({"name": ")" << name
-      << R"(", "max_batch_size": 8,
+      << R"({"name": ")" << name << R"(", "max_batch_size": 8,
   "inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 4]}],
   "outputs": [{"name": "y", "datatype": "FP32", "shape": [-1, 2]}],
   "engines": {"onnx": {"file": "model.onnx"}}})";

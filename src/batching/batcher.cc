@@ -122,8 +122,9 @@ void Batcher::RunBatch(Batch& batch) {
   const TimePoint start = clock_.Now();
   const Status status = batch_fn_(batch);
   const Duration latency = clock_.Now() - start;
-  CompleteAll(batch.tasks_, status);
+  // Learn first: a caller that has its answer must also see the batch in the stats and controller.
   Learn(batch, latency, status.ok());
+  CompleteAll(batch.tasks_, status);
 }
 
 void Batcher::Learn(const Batch& batch, Duration latency, bool ok) {

@@ -2,9 +2,8 @@
 
 #include <atomic>
 #include <memory>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 namespace batchwise {
 namespace {
@@ -26,9 +25,11 @@ class Tally {
 
   void Finish(size_t phase, TimePoint intended, const Status& s) {
     TimePoint now = clock_.Now();
+    if (options_.on_complete) options_.on_complete(intended, now, s);
     std::lock_guard<std::mutex> l(mu_);
     --outstanding_;
-    if (now - start_ >= options_.warmup) Count(phases_[phase], now - intended, s);
+    // Warm-up is by intended send time, as for Sent(): a request is counted whole or not at all.
+    if (intended - start_ >= options_.warmup) Count(phases_[phase], now - intended, s);
     drained_.notify_all();
   }
 
@@ -50,7 +51,8 @@ class Tally {
     TimePoint deadline = clock_.Now() + options_.drain_timeout;
     while (outstanding_ > 0 && !clock_.WaitUntil(l, drained_, deadline)) {
     }
-    if (outstanding_ > 0) phases_.back().errors["DEADLINE_EXCEEDED (never answered)"] += outstanding_;
+    if (outstanding_ > 0)
+      phases_.back().errors["DEADLINE_EXCEEDED (never answered)"] += outstanding_;
   }
 
   std::vector<LoadReport> Take(Duration measured) {
@@ -156,7 +158,13 @@ OpenLoopResult RunOpenLoop(Clock& clock, ArrivalGenerator& arrivals, const SendF
   Duration measured = std::max(Duration(0), schedule.total() - options.warmup);
   OpenLoopResult r;
   r.phases = tally->Take(measured);
-  for (size_t i = 0; i < r.phases.size(); ++i) r.phases[i].duration = schedule.phases()[i].duration;
+  // Each phase's measured span is the part of it after the warm-up.
+  Duration phase_start{0};
+  for (size_t i = 0; i < r.phases.size(); ++i) {
+    const Duration phase_end = phase_start + schedule.phases()[i].duration;
+    r.phases[i].duration = std::max(Duration(0), phase_end - std::max(phase_start, options.warmup));
+    phase_start = phase_end;
+  }
   r.total = Sum(r.phases, measured);
   return r;
 }

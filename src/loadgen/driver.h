@@ -11,10 +11,9 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -31,11 +30,11 @@ struct LoadReport {
   Duration duration{0};  // measured span (after warm-up)
   uint64_t sent = 0;
   uint64_t ok = 0;
-  uint64_t within_slo = 0;        // ok and latency <= slo
-  uint64_t not_sent = 0;          // dropped by the driver: too many outstanding (client overload)
+  uint64_t within_slo = 0;  // ok and latency <= slo
+  uint64_t not_sent = 0;    // dropped by the driver: too many outstanding (client overload)
   std::map<std::string, uint64_t> errors;  // by status code name
-  LatencyHistogram latency;        // of ok requests, from intended send time
-  uint64_t sent_late = 0;          // sent more than 1 ms after their intended time
+  LatencyHistogram latency;                // of ok requests, from intended send time
+  uint64_t sent_late = 0;                  // sent more than 1 ms after their intended time
 
   double throughput_per_s() const;  // ok / duration
   double goodput_per_s() const;     // within_slo / duration
@@ -53,6 +52,9 @@ struct DriverOptions {
   size_t max_outstanding = 100000;
   // After the last send, how long to wait for stragglers before counting them as DEADLINE_EXCEEDED.
   Duration drain_timeout = std::chrono::seconds(30);
+  // Called for every answered request (warm-up included), from the thread that completed it,
+  // with its intended send time and completion time: for time series beside the totals.
+  std::function<void(TimePoint intended, TimePoint done, const Status&)> on_complete;
 };
 
 // Per-phase reports (index = phase of the schedule in which the request was due) and the total.

@@ -1,9 +1,9 @@
 #include "loadgen/driver.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 namespace batchwise {
 namespace {
@@ -96,6 +96,40 @@ TEST(OpenLoopTest, ErrorsAreCountedByCodeAndWarmupIsExcluded) {
   EXPECT_EQ(r.total.errors["UNAVAILABLE"], 25u);
   EXPECT_EQ(r.total.ok, 75u);
   EXPECT_EQ(r.total.duration, seconds(1));
+  EXPECT_DOUBLE_EQ(r.total.throughput_per_s(), 75.0);
+}
+
+TEST(OpenLoopTest, APhaseRatesOnlyItsTimeAfterTheWarmup) {
+  FakeClock clock;
+  ClockPump pump(clock);
+  ArrivalGenerator arrivals(*RateSchedule::Parse("2s@100,1s@100"), ArrivalProcess::kConstant, 1);
+  DriverOptions o;
+  o.warmup = milliseconds(1500);
+  OpenLoopResult r = RunOpenLoop(clock, arrivals, Instant(), o);
+  EXPECT_EQ(r.phases[0].duration, milliseconds(500));
+  EXPECT_DOUBLE_EQ(r.phases[0].throughput_per_s(), 100.0);
+  EXPECT_DOUBLE_EQ(r.phases[1].throughput_per_s(), 100.0);
+}
+
+TEST(OpenLoopTest, ARequestSentInWarmupIsNotCountedWhenItCompletesAfter) {
+  // Each request is answered when the next one is sent (10 ms later): the one due at 990 ms
+  // completes at 1000 ms, after the warm-up, and must not count as answered without being sent.
+  FakeClock clock;
+  ClockPump pump(clock);
+  std::function<void(Status)> pending;
+  SendFn answer_previous = [&](uint64_t, std::function<void(Status)> done) {
+    if (pending) pending(Status::Ok());
+    pending = std::move(done);
+  };
+  ArrivalGenerator arrivals(RateSchedule::Constant(seconds(2), 100), ArrivalProcess::kConstant, 1);
+  DriverOptions o;
+  o.warmup = seconds(1);
+  o.drain_timeout = milliseconds(100);  // the last one is never answered
+  OpenLoopResult r = RunOpenLoop(clock, arrivals, answer_previous, o);
+  EXPECT_EQ(r.total.sent, 100u);
+  EXPECT_EQ(r.total.ok, 99u);
+  EXPECT_EQ(r.total.errors["DEADLINE_EXCEEDED (never answered)"], 1u);
+  EXPECT_LE(r.total.slo_attainment(), 1.0);
 }
 
 TEST(ClosedLoopTest, EachClientWaitsForItsAnswer) {

@@ -1,11 +1,12 @@
 #include "profile/report.h"
 
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include <spdlog/fmt/fmt.h>
+
+#include "common/gnuplot.h"
 
 namespace batchwise {
 namespace {
@@ -78,17 +79,12 @@ std::string FormatPerfTables(const std::vector<PerfTable>& tables) {
 
 Status WritePerfPlot(const std::vector<PerfTable>& tables, const std::string& png_path,
                      const std::string& title) {
-  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
-    return FailedPrecondition("gnuplot is not installed (apt-get install gnuplot-nox)");
-  }
   std::vector<std::string> titles;
   std::string dat = png_path + ".dat", gp = png_path + ".gp";
   std::ofstream(dat) << PlotData(tables, titles);
   if (titles.empty()) return InvalidArgument("nothing to plot: the tables have no cells");
   std::ofstream(gp) << PlotScript(png_path, dat, title, titles);
-  std::string cmd = "gnuplot '" + gp + "' 2>&1";
-  if (std::system(cmd.c_str()) != 0) return Internal("gnuplot failed on " + gp);
-  return Status::Ok();
+  return RunGnuplot(gp);
 }
 
 }  // namespace batchwise

@@ -34,6 +34,31 @@ int HttpStatusFor(StatusCode code) {
   return 500;
 }
 
+StatusCode StatusCodeForHttpStatus(int http_status) {
+  switch (http_status) {
+    case 401:
+      return StatusCode::kUnauthenticated;
+    case 404:
+      return StatusCode::kNotFound;
+    case 409:
+      return StatusCode::kAlreadyExists;
+    case 413:
+    case 429:
+      return StatusCode::kResourceExhausted;
+    case 499:
+      return StatusCode::kCancelled;
+    case 501:
+      return StatusCode::kUnimplemented;
+    case 503:
+      return StatusCode::kUnavailable;
+    case 504:
+      return StatusCode::kDeadlineExceeded;
+  }
+  if (http_status >= 200 && http_status < 300) return StatusCode::kOk;
+  if (http_status >= 400 && http_status < 500) return StatusCode::kInvalidArgument;
+  return StatusCode::kInternal;
+}
+
 int HttpStatusFor(TransportError error) {
   switch (error) {
     case TransportError::kMalformed:

@@ -21,6 +21,10 @@ enum class TransportError {
 // NOT_FOUND 404, ALREADY_EXISTS 409, RESOURCE_EXHAUSTED 429, CANCELLED 499, UNIMPLEMENTED 501,
 // UNAVAILABLE 503, DEADLINE_EXCEEDED 504, INTERNAL 500; OK 200.
 int HttpStatusFor(StatusCode code);
+// The inverse, for clients reading a server's answer: each status HttpStatusFor produces maps back
+// to its code (400 INVALID_ARGUMENT; 413 RESOURCE_EXHAUSTED; other 4xx INVALID_ARGUMENT; 5xx
+// without a code of their own INTERNAL; 2xx OK).
+StatusCode StatusCodeForHttpStatus(int http_status);
 // kMalformed 400, kMethodNotAllowed 405, kHeaderTooLarge and kBodyTooLarge 413,
 // kHandlerDropped 500.
 int HttpStatusFor(TransportError error);

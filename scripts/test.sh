@@ -17,7 +17,7 @@ BATCHWISE_MODELS=$PWD/models OMP_WAIT_POLICY=PASSIVE build-test/batchwise_tests
 BUILD_TARGET=batchwise_tests scripts/build.sh build-tsan -DBATCHWISE_SANITIZE=thread -DBATCHWISE_BUILD_BENCH=OFF
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
   build-tsan/batchwise_tests \
-  --gtest_filter='*Clock*:*Batch*:*Controller*:*MannKendall*:*Convergence*:*Profiler*:*Monitor*:*Placer*:*Scheduler*:*Scenario*:*KServe*'
+  --gtest_filter='*Clock*:*Batch*:*Controller*:*MannKendall*:*Convergence*:*Profiler*:*Monitor*:*Placer*:*Scheduler*:*Scenario*:*KServe*:*HttpClient*:*OpenLoop*:*ClosedLoop*'
 
 # The KServe request decoder under libFuzzer (clang, ASan+UBSan) for a short while.
 scripts/fuzz.sh 20

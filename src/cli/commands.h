@@ -14,5 +14,6 @@ Command AddProfileCommand(CLI::App& app);
 Command AddModelsCommand(CLI::App& app);
 Command AddSimulateCommand(CLI::App& app);
 Command AddServeCommand(CLI::App& app);
+Command AddBenchCommand(CLI::App& app);
 
 }  // namespace batchwise::cli

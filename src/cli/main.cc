@@ -21,11 +21,6 @@ void EnsurePassiveOpenMpWait(char** argv) {
   ::execv("/proc/self/exe", argv);  // returns only on failure: carry on with the default policy
 }
 
-int NotAvailable(const std::string& what) {
-  std::fprintf(stderr, "batchwise %s: not available yet in this build\n", what.c_str());
-  return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -38,7 +33,7 @@ int main(int argc, char** argv) {
 
   batchwise::cli::Command serve = batchwise::cli::AddServeCommand(app);
   batchwise::cli::Command profile = batchwise::cli::AddProfileCommand(app);
-  auto* bench = app.add_subcommand("bench", "Load generator and benchmarks");
+  batchwise::cli::Command bench = batchwise::cli::AddBenchCommand(app);
   batchwise::cli::Command simulate = batchwise::cli::AddSimulateCommand(app);
   batchwise::cli::Command models = batchwise::cli::AddModelsCommand(app);
 
@@ -49,8 +44,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("models")) return models();
   if (app.got_subcommand("simulate")) return simulate();
   if (app.got_subcommand("serve")) return serve();
-  for (auto* sub : {bench}) {
-    if (sub->parsed()) return NotAvailable(sub->get_name());
-  }
+  if (app.got_subcommand("bench")) return bench();
   return 2;
 }

@@ -101,7 +101,8 @@ std::optional<Duration> ArrivalGenerator::Next() {
     double rate = schedule_.RateAt(t_);
     if (rate <= 0) {  // an idle phase: skip to its end
       Duration phase_end{0};
-      for (size_t i = 0; i <= schedule_.PhaseAt(t_); ++i) phase_end += schedule_.phases()[i].duration;
+      for (size_t i = 0; i <= schedule_.PhaseAt(t_); ++i)
+        phase_end += schedule_.phases()[i].duration;
       t_ = phase_end;
       continue;
     }

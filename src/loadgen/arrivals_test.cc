@@ -51,7 +51,7 @@ TEST(ArrivalGeneratorTest, PoissonMatchesTheRateOfEachStep) {
     (*t < seconds(20) ? low : high)++;
     EXPECT_EQ(*t, *again.Next());  // seeded: the same sequence
   }
-  EXPECT_NEAR(low, 4000, 4000 * 0.05);   // ~4.5 sigma of a Poisson count
+  EXPECT_NEAR(low, 4000, 4000 * 0.05);  // ~4.5 sigma of a Poisson count
   EXPECT_NEAR(high, 16000, 16000 * 0.03);
 }
 

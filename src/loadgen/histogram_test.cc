@@ -1,10 +1,10 @@
 #include "loadgen/histogram.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <random>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace batchwise {
 namespace {

@@ -178,7 +178,8 @@ void ControllerPoller::PollOnce() {
     for (const json& b : m["batching"]) {  // one entry per instance's batcher
       samples_.push_back({t, m.value("name", ""), b.value("batch_size", 0),
                           b.value("settled", false), b.value("z", 0.0),
-                          b.value("queued_samples", int64_t{0})});
+                          b.value("queued_samples", int64_t{0}),
+                          b.value("direction_changes", int64_t{0})});
     }
   }
 }

@@ -74,6 +74,7 @@ class ControllerPoller {
     bool settled = false;
     double z = 0;
     int64_t queued_samples = 0;
+    int64_t direction_changes = 0;  // of the controller since the model was loaded
   };
   ControllerPoller(Clock& clock, HttpClient& client, TimePoint start, Duration period);
   ~ControllerPoller() { Stop(); }

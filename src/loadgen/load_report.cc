@@ -96,7 +96,8 @@ json LoadResultsJson(const std::vector<ModelLoadResult>& results,
                    {"batch_size", s.batch_size},
                    {"settled", s.settled},
                    {"z", s.z},
-                   {"queued_samples", s.queued_samples}});
+                   {"queued_samples", s.queued_samples},
+                   {"direction_changes", s.direction_changes}});
   }
   return {{"models", models}, {"controller", ctl}};
 }
@@ -121,10 +122,10 @@ Status WriteLoadCsv(const std::vector<ModelLoadResult>& results,
   const std::string ctl_path = ControllerCsvPath(csv_path);
   std::ofstream ctl(ctl_path);
   if (!ctl) return InvalidArgument("cannot write " + ctl_path);
-  ctl << "model,t_s,batch_size,settled,z,queued_samples\n";
+  ctl << "model,t_s,batch_size,settled,z,queued_samples,direction_changes\n";
   for (const auto& s : controller) {
-    ctl << fmt::format("{},{:.3f},{},{},{:.3f},{}\n", s.model, s.t_s, s.batch_size,
-                       s.settled ? 1 : 0, s.z, s.queued_samples);
+    ctl << fmt::format("{},{:.3f},{},{},{:.3f},{},{}\n", s.model, s.t_s, s.batch_size,
+                       s.settled ? 1 : 0, s.z, s.queued_samples, s.direction_changes);
   }
   return Status::Ok();
 }

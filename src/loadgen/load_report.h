@@ -30,7 +30,8 @@ nlohmann::json LoadResultsJson(const std::vector<ModelLoadResult>& results,
                                const std::vector<ControllerPoller::Sample>& controller);
 
 // `<path>`: model,t_s,ok_per_s,goodput_per_s,errors_per_s,p50_ms,p99_ms per window;
-// `<path minus .csv>.controller.csv`: model,t_s,batch_size,settled,z,queued_samples.
+// `<path minus .csv>.controller.csv`: model,t_s,batch_size,settled,z,queued_samples,
+// direction_changes.
 Status WriteLoadCsv(const std::vector<ModelLoadResult>& results,
                     const std::vector<ControllerPoller::Sample>& controller,
                     const std::string& csv_path, double window_s);

@@ -446,6 +446,8 @@ json Scheduler::ModelsJson() const {
                           {"trend_significant", s.controller.trend.significant},
                           {"last_decision", ControllerReasonName(s.controller.last_decision)},
                           {"last_latency_ms", s.controller.last_latency_ms},
+                          {"size_changes", s.controller.size_changes},
+                          {"direction_changes", s.controller.direction_changes},
                           {"queued_samples", s.queued_samples},
                           {"batches", s.stats.batches}});
     }

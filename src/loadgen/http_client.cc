@@ -72,13 +72,13 @@ class HttpClient::Impl {
   asio::io_context ioc;
   tcp::resolver::results_type endpoints;
   std::atomic<size_t> opened{0};
+  std::atomic<bool> stopped{false};  // set once, by Stop(), with mu_ held
 
  private:
   void RunOn(std::shared_ptr<Connection> c, std::shared_ptr<Call> call);
   std::shared_ptr<Connection> NewConnectionLocked() REQUIRES(mu_);
 
   std::mutex mu_;
-  bool stopping_ GUARDED_BY(mu_) = false;
   std::vector<std::shared_ptr<Connection>> idle_ GUARDED_BY(mu_);
   std::deque<std::shared_ptr<Call>> waiting_ GUARDED_BY(mu_);
   // Every open connection (idle or busy), to cancel them on Stop().
@@ -97,7 +97,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Run(std::shared_ptr<Call> call) {
     asio::post(stream_.get_executor(), [self = shared_from_this(), call = std::move(call)] {
       self->call_ = call;
-      if (self->connected_) {
+      if (self->client_.stopped.load(std::memory_order_acquire)) {
+        self->Fail(asio::error::operation_aborted);  // raced with Stop(): never start new I/O
+      } else if (self->connected_) {
         self->Write();
       } else {
         self->Connect();
@@ -193,7 +195,7 @@ void HttpClient::Impl::Submit(std::shared_ptr<Call> call) {
   std::shared_ptr<Connection> c;
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (!stopping_) {
+    if (!stopped.load()) {
       if (!idle_.empty()) {
         c = std::move(idle_.back());
         idle_.pop_back();
@@ -213,7 +215,7 @@ void HttpClient::Impl::Release(const std::shared_ptr<Connection>& c) {
   std::shared_ptr<Call> next;
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (stopping_) return;
+    if (stopped.load()) return;
     if (waiting_.empty()) {
       idle_.push_back(c);
       return;
@@ -230,7 +232,7 @@ void HttpClient::Impl::Closed(Connection* c) {
   {
     std::lock_guard<std::mutex> l(mu_);
     open_.erase(c);
-    if (stopping_ || waiting_.empty()) return;
+    if (stopped.load() || waiting_.empty()) return;
     next = std::move(waiting_.front());
     waiting_.pop_front();
     fresh = NewConnectionLocked();
@@ -243,7 +245,7 @@ void HttpClient::Impl::Stop() {
   std::vector<std::shared_ptr<Connection>> open;
   {
     std::lock_guard<std::mutex> l(mu_);
-    stopping_ = true;
+    stopped.store(true, std::memory_order_release);  // under mu_: Submit/Release/Closed see it
     waiting.swap(waiting_);
     for (auto& [ptr, weak] : open_) {
       if (auto c = weak.lock()) open.push_back(std::move(c));

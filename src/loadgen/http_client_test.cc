@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "frontend/http_server.h"
@@ -22,6 +23,11 @@ class HttpClientTest : public ::testing::Test {
     auto s = HttpServer::Create(o, [this](HttpRequest req, Responder respond) {
       ++handled_;
       HttpResponse r;
+      if (req.path == "/hold") {  // answered only by the test, later
+        std::lock_guard<std::mutex> l(held_mu_);
+        held_.push_back(std::move(respond));
+        return;
+      }
       if (req.path.rfind("/status/", 0) == 0) {
         r.status = std::stoi(req.path.substr(8));
         r.body = R"({"error":"asked for it"})";
@@ -44,7 +50,19 @@ class HttpClientTest : public ::testing::Test {
     return std::move(*c);
   }
 
+  size_t held() {
+    std::lock_guard<std::mutex> l(held_mu_);
+    return held_.size();
+  }
+  void AnswerHeld() {
+    std::lock_guard<std::mutex> l(held_mu_);
+    for (auto& r : held_) r(HttpResponse{});
+    held_.clear();
+  }
+
   std::atomic<int> handled_{0};
+  std::mutex held_mu_;
+  std::vector<Responder> held_;
   std::unique_ptr<HttpServer> server_;
 };
 
@@ -101,6 +119,22 @@ TEST_F(HttpClientTest, AConnectionTheServerClosedWhileIdleIsRetriedOnce) {
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->status, 200);
   EXPECT_EQ(client->connections_opened(), 2u);
+}
+
+TEST_F(HttpClientTest, DestroyingTheClientCancelsRequestsInFlight) {
+  StartServer();
+  auto client = Client();
+  std::atomic<int> cancelled{0}, other{0};
+  for (int i = 0; i < 3; ++i) {
+    client->Send("GET", "/hold", {}, nullptr, [&](Status s, HttpClientResponse) {
+      (s.code() == StatusCode::kCancelled ? cancelled : other)++;
+    });
+  }
+  while (held() < 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  client.reset();
+  EXPECT_EQ(cancelled.load(), 3);
+  EXPECT_EQ(other.load(), 0);
+  AnswerHeld();  // to connections the client closed: dropped
 }
 
 TEST_F(HttpClientTest, NoServerIsUnavailable) {

@@ -22,7 +22,7 @@ case "$which" in
     FIXED=${FIXED:-"4 16 64"} clients=64 ;;
   resnet18)
     model=resnet18
-    PHASE_S=${PHASE_S:-30} SLO_MS=${SLO_MS:-1000} TARGET_US=${TARGET_US:-400000}
+    PHASE_S=${PHASE_S:-30} SLO_MS=${SLO_MS:-300} TARGET_US=${TARGET_US:-150000}
     FIXED=${FIXED:-"1 4 8"} clients=24 ;;
   *) echo "usage: $0 [mlp|resnet18] [out-dir]" >&2; exit 2 ;;
 esac

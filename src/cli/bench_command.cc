@@ -172,7 +172,9 @@ Status RunBench(const BenchArgs& a) {
   co.max_connections = a.concurrency > 0 ? static_cast<size_t>(a.concurrency) * a.models.size() + 2
                                          : a.max_outstanding * a.models.size() + 2;
   BW_ASSIGN_OR_RETURN(auto client, HttpClient::Create(co));
-  BW_ASSIGN_OR_RETURN(std::vector<ModelPlan> plans, Plan(a, *client));
+  auto planned = Plan(a, *client);
+  if (!planned.ok()) return planned.status().WithContext(a.url);
+  std::vector<ModelPlan> plans = std::move(*planned);
 
   Clock& clock = SystemClock();
   const TimePoint start = clock.Now();
@@ -203,8 +205,9 @@ Command AddBenchCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "bench", "Load generator: drive a running server over HTTP (open or closed loop)");
   cmd->add_option("--url", a->url, "Server (http://host:port)")->capture_default_str();
-  cmd->add_option("-m,--model", a->models,
-                  "Model to load, NAME or NAME=SCHEDULE (own rate schedule); repeatable")
+  cmd->add_option(
+         "-m,--model", a->models,
+         "Model to send requests to, NAME or NAME=SCHEDULE (its own rate schedule); repeatable")
       ->required();
   cmd->add_option("--schedule", a->schedule,
                   "Open-loop rate schedule: DURATION@RATE or DURATION@FROM->TO phases, "

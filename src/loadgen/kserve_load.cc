@@ -94,7 +94,10 @@ Result<EncodedInferRequest> BuildInferRequest(const json& metadata, int batch, u
 
 Result<EncodedInferRequest> PrepareInferRequest(HttpClient& client, const std::string& model,
                                                 int batch, uint64_t seed) {
-  BW_ASSIGN_OR_RETURN(HttpClientResponse r, client.Fetch("GET", "/v2/models/" + model));
+  const std::string target = "/v2/models/" + model;
+  auto fetched = client.Fetch("GET", target);
+  if (!fetched.ok()) return fetched.status().WithContext("GET " + target);
+  const HttpClientResponse& r = *fetched;
   BW_RETURN_IF_ERROR(StatusFromHttpResponse(r).WithContext("metadata of '" + model + "'"));
   json metadata = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
   if (metadata.is_discarded()) return InvalidArgument("metadata of '" + model + "' is not JSON");

@@ -85,7 +85,7 @@ std::string PhaseLabel(const RatePhase& p) {
 // One model's load: its request, its schedule, its run.
 struct ModelPlan {
   std::string name;
-  std::string schedule;
+  RateSchedule schedule{{}};  // open loop
   EncodedInferRequest request;
   ModelLoadResult result;
 };
@@ -96,7 +96,9 @@ Result<std::vector<ModelPlan>> Plan(const BenchArgs& a, HttpClient& client) {
     ModelPlan p;
     size_t eq = spec.find('=');
     p.name = spec.substr(0, eq);
-    p.schedule = eq == std::string::npos ? a.schedule : spec.substr(eq + 1);
+    auto schedule = RateSchedule::Parse(eq == std::string::npos ? a.schedule : spec.substr(eq + 1));
+    if (!schedule.ok()) return schedule.status().WithContext("schedule of '" + p.name + "'");
+    p.schedule = std::move(*schedule);
     BW_ASSIGN_OR_RETURN(p.request, PrepareInferRequest(client, p.name, a.batch, a.seed));
     p.result.model = p.name;
     p.result.slo_ms = a.slo_ms > 0 ? a.slo_ms : ModelSloMs(client, p.name);
@@ -109,21 +111,16 @@ Duration Seconds(double s) {
   return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
 }
 
-DriverOptions Options(const BenchArgs& a, const ModelPlan& p, LoadTimeSeries& series) {
+void RunModel(const BenchArgs& a, Clock& clock, HttpClient& client, TimePoint start, ModelPlan& p) {
+  const Duration slo = Seconds(p.result.slo_ms / 1000);
+  LoadTimeSeries series(start, Seconds(a.window_s), slo);
   DriverOptions o;
-  o.slo = Seconds(p.result.slo_ms / 1000);
-  o.warmup = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(a.warmup_s));
+  o.slo = slo;
+  o.warmup = Seconds(a.warmup_s);
   o.max_outstanding = a.max_outstanding;
   o.on_complete = [&series](TimePoint intended, TimePoint done, const Status& s) {
     series.Record(intended, done, s);
   };
-  return o;
-}
-
-Status RunModel(const BenchArgs& a, Clock& clock, HttpClient& client, TimePoint start,
-                ModelPlan& p) {
-  LoadTimeSeries series(start, Seconds(a.window_s), Seconds(p.result.slo_ms / 1000));
-  DriverOptions o = Options(a, p, series);
   SendFn send = InferSender(client, p.request);
   if (a.concurrency > 0) {
     LoadReport r = RunClosedLoop(clock, a.concurrency, Seconds(a.duration_s), send, o);
@@ -131,15 +128,13 @@ Status RunModel(const BenchArgs& a, Clock& clock, HttpClient& client, TimePoint 
     p.result.result.phases = {r};
     p.result.phase_labels = {fmt::format("closed {} clients", a.concurrency)};
   } else {
-    BW_ASSIGN_OR_RETURN(RateSchedule schedule, RateSchedule::Parse(p.schedule));
-    for (const auto& ph : schedule.phases()) p.result.phase_labels.push_back(PhaseLabel(ph));
+    for (const auto& ph : p.schedule.phases()) p.result.phase_labels.push_back(PhaseLabel(ph));
     ArrivalGenerator arrivals(
-        schedule, a.arrivals == "constant" ? ArrivalProcess::kConstant : ArrivalProcess::kPoisson,
+        p.schedule, a.arrivals == "constant" ? ArrivalProcess::kConstant : ArrivalProcess::kPoisson,
         a.seed + std::hash<std::string>{}(p.name));
     p.result.result = RunOpenLoop(clock, arrivals, send, o);
   }
   p.result.series = series.Take();
-  return Status::Ok();
 }
 
 Status Write(const BenchArgs& a, const std::vector<ModelLoadResult>& results,
@@ -179,18 +174,16 @@ Status RunBench(const BenchArgs& a) {
   Clock& clock = SystemClock();
   const TimePoint start = clock.Now();
   std::vector<ControllerPoller::Sample> controller;
-  std::vector<Status> outcomes(plans.size());
   {
     ControllerPoller poller(clock, *client, start, std::chrono::milliseconds(a.poll_ms));
     std::vector<std::jthread> runs;
     for (size_t i = 0; i < plans.size(); ++i) {
-      runs.emplace_back([&, i] { outcomes[i] = RunModel(a, clock, *client, start, plans[i]); });
+      runs.emplace_back([&, i] { RunModel(a, clock, *client, start, plans[i]); });
     }
     runs.clear();  // joins
     poller.Stop();
     controller = poller.samples();
   }
-  for (const Status& s : outcomes) BW_RETURN_IF_ERROR(s);
   std::vector<ModelLoadResult> results;
   for (auto& p : plans) results.push_back(std::move(p.result));
   std::fputs(FormatLoadResults(results).c_str(), stdout);

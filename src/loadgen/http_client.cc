@@ -269,7 +269,7 @@ Status HttpClient::Options::Validate() const {
 
 Result<std::unique_ptr<HttpClient>> HttpClient::Create(const Options& options) {
   BW_RETURN_IF_ERROR(options.Validate());
-  auto impl = std::make_shared<Impl>(options);
+  auto impl = std::make_unique<Impl>(options);
   beast::error_code ec;
   tcp::resolver resolver(impl->ioc);
   impl->endpoints = resolver.resolve(options.host, std::to_string(options.port), ec);
@@ -278,7 +278,7 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(const Options& options) {
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }
 
-HttpClient::HttpClient(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpClient::HttpClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 HttpClient::~HttpClient() { impl_->Stop(); }
 

@@ -65,8 +65,8 @@ class HttpClient {
   class Impl;
 
  private:
-  explicit HttpClient(std::shared_ptr<Impl> impl);
-  std::shared_ptr<Impl> impl_;
+  explicit HttpClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 // What a KServe server's HTTP answer means as a Status: 2xx OK, else the code HttpStatusFor maps

@@ -49,11 +49,14 @@ std::string FormatLoadResults(const std::vector<ModelLoadResult>& results) {
     out += fmt::format("  {:<22} {:>8} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}  {}\n",
                        "phase", "sent", "ok", "ok/s", "good/s", "SLO att", "p50 ms", "p90 ms",
                        "p99 ms", "p99.9 ms", "errors");
-    for (size_t i = 0; i < m.result.phases.size() && m.result.phases.size() > 1; ++i) {
-      out += Row(i < m.phase_labels.size() ? m.phase_labels[i] : fmt::format("phase {}", i + 1),
-                 m.result.phases[i]);
+    const auto& phases = m.result.phases;
+    if (phases.size() > 1) {  // a row per phase, then the whole run
+      for (size_t i = 0; i < phases.size(); ++i) {
+        out += Row(i < m.phase_labels.size() ? m.phase_labels[i] : fmt::format("phase {}", i + 1),
+                   phases[i]);
+      }
     }
-    out += Row(m.result.phases.size() > 1 ? "whole run" : m.phase_labels.front(), m.result.total);
+    out += Row(phases.size() > 1 ? "whole run" : m.phase_labels.front(), m.result.total);
     if (m.result.total.sent_late) {
       out += fmt::format(
           "  {} requests were sent more than 1 ms late (counted from their intended "

@@ -97,9 +97,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Run(std::shared_ptr<Call> call) {
     asio::post(stream_.get_executor(), [self = shared_from_this(), call = std::move(call)] {
       self->call_ = call;
-      if (self->client_.stopped.load(std::memory_order_acquire)) {
-        self->Fail(asio::error::operation_aborted);  // raced with Stop(): never start new I/O
-      } else if (self->connected_) {
+      if (self->connected_) {
         self->Write();
       } else {
         self->Connect();
@@ -113,6 +111,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   void Connect() {
+    if (Stopped()) return;
     stream_.expires_after(std::chrono::milliseconds(client_.options.timeout_ms));
     stream_.async_connect(client_.endpoints,
                           [self = shared_from_this()](beast::error_code ec, const auto&) {
@@ -123,7 +122,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
                           });
   }
 
+  // Stop() sets client_.stopped, then cancels on this strand: an operation started before the
+  // cancel runs is aborted by it, one about to start after it sees the flag here.
+  bool Stopped() {
+    if (!client_.stopped.load(std::memory_order_acquire)) return false;
+    Fail(asio::error::operation_aborted);
+    return true;
+  }
+
   void Write() {
+    if (Stopped()) return;
     stream_.expires_after(std::chrono::milliseconds(client_.options.timeout_ms));
     http::async_write(stream_, call_->request,
                       [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -133,6 +141,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void Read() {
+    if (Stopped()) return;
     parser_.emplace();
     parser_->body_limit(1ull << 30);
     http::async_read(stream_, buffer_, *parser_,

@@ -105,11 +105,13 @@ class AimdController final : public ControllerBase {
 //     latency joins the running mean latency of its actual size.
 //  2. Test. Mann–Kendall over the window gives S, Z and t: +1 / −1 when Z is significant at α
 //     (increasing / decreasing), else 0.
-//  3. If settled: hold, unless the smoothed latency moved more than reopen_latency_shift away from
-//     its value at settling, or the throughput requirement broke, or backlog_reopen_batches batches
-//     in a row left a full batch queued while one more step would still keep the target (arrivals
-//     outgrew the size: the latency of a batch does not show that, the queue does); then re-open (forget the window and the per-size latencies,
-//     which describe the old conditions) and go on to step 4.
+//  3. If settled: hold, unless the smoothed latency of full batches fell more than
+//     reopen_latency_shift below its value at settling, or rose more than that and to within the
+//     same fraction of the target, or the throughput requirement broke, or backlog_reopen_batches
+//     batches in a row left a full batch queued while one more step would still keep the target
+//     (arrivals outgrew the size: the latency of a batch does not show that, the queue does); then
+//     re-open (forget the window and the per-size latencies, which describe the old conditions) and
+//     go on to step 4.
 //  4. Signal d (S401/S406): −1 if latency > target; else 0 if the batch was below the cap (its
 //     size is not what limits anything); else +1 (latency below target, or throughput below the
 //     requirement).
@@ -157,8 +159,11 @@ class TrendController final : public ControllerBase {
     latency_sum_ms_[n] += Millis(obs.latency);
     latency_sq_sum_ms_[n] += Millis(obs.latency) * Millis(obs.latency);
     ++latency_count_[n];
+    // The smoothed latency watched while settled is the settled size's own: a batch below the
+    // size is faster because it is smaller, which says nothing about room to grow.
+    if (obs.batch_size < size()) return;
     const double w = opts_.trend.latency_ewma_weight;
-    recent_latency_ms_ = state_.batches == 1 || recent_latency_ms_ == 0
+    recent_latency_ms_ = recent_latency_ms_ == 0
                              ? Millis(obs.latency)
                              : w * Millis(obs.latency) + (1 - w) * recent_latency_ms_;
   }
@@ -181,7 +186,10 @@ class TrendController final : public ControllerBase {
   // Step 3. True when the settled size re-opened.
   bool ReopenIfShifted(const BatchObservation& obs) {
     const double shift = opts_.trend.reopen_latency_shift;
-    if (recent_latency_ms_ > settled_latency_ms_ * (1 + shift)) {
+    // A rise re-opens only when it also brings the latency near the target: far inside it (a
+    // 0.5 ms batch under a 5 ms target) a rise is noise the settled size can absorb.
+    if (recent_latency_ms_ > settled_latency_ms_ * (1 + shift) &&
+        recent_latency_ms_ > Millis(target()) * (1 - shift)) {
       Reopen(ControllerReason::kReopenLatencyRose);
     } else if (recent_latency_ms_ < settled_latency_ms_ * (1 - shift)) {
       Reopen(ControllerReason::kReopenLatencyFell);
@@ -327,7 +335,7 @@ class TrendController final : public ControllerBase {
   std::vector<int64_t> latency_count_;
   int trend_ = 0;                 // +1 / −1: significant increasing / decreasing; 0: none
   int opposing_signals_ = 0;      // consecutive signals against the trend
-  double recent_latency_ms_ = 0;  // EWMA of batch latency
+  double recent_latency_ms_ = 0;  // EWMA of full batches' latency
   double settled_latency_ms_ = 0;
   int backlog_batches_ = 0;  // consecutive batches that left at least a full batch queued
 };

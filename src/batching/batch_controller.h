@@ -52,8 +52,9 @@ struct TrendPolicyOptions {
   // Consecutive latency signals against a significant trend needed before the size reverses
   // direction; until then it holds. 1 = reverse at once (the trend then never holds a step).
   int reversal_confirmations = 2;
-  // A settled size re-opens when the smoothed latency at that size falls by more than this
-  // fraction below its value at settling (room to grow), or rises above the latency target.
+  // A settled size re-opens when the smoothed latency of its full batches falls by more than this
+  // fraction below its value at settling (room to grow), or rises by more than this fraction and
+  // to above (1 − this fraction) × the latency target (a rise far inside the target is noise).
   double reopen_latency_shift = 0.2;
   // Smoothing of the latency watched while settled, (0, 1]: weight of the newest batch.
   double latency_ewma_weight = 0.1;
@@ -109,7 +110,7 @@ enum class ControllerReason {
   kHoldFailedBatch,          // the batch failed: nothing learned
   kHoldSettled,              // trend: settled and nothing shifted
   kSettled,                  // trend: settled on this size
-  kReopenLatencyRose,        // trend: smoothed latency at the settled size rose above target
+  kReopenLatencyRose,        // trend: smoothed latency at the settled size rose near the target
   kReopenLatencyFell,        // trend: it fell by more than reopen_latency_shift
   kReopenThroughput,         // trend: throughput fell below the requirement
   kReopenBacklog,            // trend: a full batch stayed queued behind several batches in a row

@@ -168,6 +168,36 @@ TEST(TrendControllerTest, ReopensWhenLatencyRisesAndSettlesLower) {
   EXPECT_EQ(c->NextBatchSize(), 7);
 }
 
+// Partial batches are faster because they are smaller: that is not room to grow, and must not
+// re-open a settled size (it did, and made the size wander whenever the load dropped).
+TEST(TrendControllerTest, PartialBatchesDoNotReopenASettledSize) {
+  auto c = Make(Options(BatchPolicy::kTrend));
+  FeedUntil(*c, 14, 60);
+  ASSERT_TRUE(c->State().settled);
+  const ControllerState before = c->State();
+  for (int i = 0; i < 100; ++i) {
+    c->OnBatchDone({.batch_size = 4, .latency = microseconds(1'500)});
+    ASSERT_TRUE(c->State().settled) << "batch " << i;
+  }
+  EXPECT_EQ(c->State().size_changes, before.size_changes);
+}
+
+// Far inside the target a relative rise is noise; near the target it re-opens.
+TEST(TrendControllerTest, ARiseReopensOnlyNearTheTarget) {
+  auto c = Make(Options(BatchPolicy::kTrend));  // target 10 ms, shift 0.2
+  FeedUntil(*c, 1000, 40);                      // every size takes 5 ms: settled at 32
+  ASSERT_TRUE(c->State().settled);
+  for (int i = 0; i < 100; ++i) Feed(*c, 7'500);  // +50 %, still below 8 ms
+  EXPECT_TRUE(c->State().settled);
+  bool reopened = false;
+  for (int i = 0; i < 100 && !reopened; ++i) {
+    Feed(*c, 9'000);  // +80 % and within 20 % of the target
+    reopened = !c->State().settled;
+  }
+  EXPECT_TRUE(reopened);
+  EXPECT_EQ(c->State().last_change, ControllerReason::kReopenLatencyRose);
+}
+
 // Light load settles a small size (batches are partial); when arrivals outgrow it, its latency
 // does not change but a full batch stays queued behind every batch: that re-opens it and the
 // size climbs again.
@@ -186,8 +216,8 @@ TEST(TrendControllerTest, ReopensWhenABacklogPersistsAndClimbs) {
   c->OnBatchDone({.batch_size = settled, .latency = microseconds(5'000), .queued_samples = 50});
   EXPECT_FALSE(c->State().settled);  // latency and throughput held: only the backlog can re-open
   for (int i = 0; i < 5; ++i) {
-    c->OnBatchDone({.batch_size = c->NextBatchSize(), .latency = microseconds(5'000),
-                    .queued_samples = 50});
+    c->OnBatchDone(
+        {.batch_size = c->NextBatchSize(), .latency = microseconds(5'000), .queued_samples = 50});
   }
   EXPECT_GE(c->NextBatchSize(), settled + 5 * 2);
 }
@@ -197,8 +227,8 @@ TEST(TrendControllerTest, ABacklogAtTheLatencyBoundaryDoesNotReopen) {
   FeedUntil(*c, 14, 60);  // settled at 13: 15 would miss the target
   ASSERT_TRUE(c->State().settled);
   for (int i = 0; i < 20; ++i) {
-    c->OnBatchDone({.batch_size = c->NextBatchSize(), .latency = microseconds(9'500),
-                    .queued_samples = 50});
+    c->OnBatchDone(
+        {.batch_size = c->NextBatchSize(), .latency = microseconds(9'500), .queued_samples = 50});
   }
   EXPECT_TRUE(c->State().settled);
 }
@@ -208,7 +238,8 @@ TEST(TrendControllerTest, ABacklogThatClearsDoesNotReopen) {
   FeedUntil(*c, 14, 60);
   ASSERT_TRUE(c->State().settled);
   for (int i = 0; i < 20; ++i) {  // a backlog every other batch: never three in a row
-    c->OnBatchDone({.batch_size = c->NextBatchSize(), .latency = microseconds(5'000),
+    c->OnBatchDone({.batch_size = c->NextBatchSize(),
+                    .latency = microseconds(5'000),
                     .queued_samples = i % 2 ? 0 : 50});
   }
   EXPECT_TRUE(c->State().settled);

@@ -1,9 +1,10 @@
 #include "loadgen/driver.h"
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 namespace batchwise {
 namespace {
@@ -51,8 +52,13 @@ class Tally {
     TimePoint deadline = clock_.Now() + options_.drain_timeout;
     while (outstanding_ > 0 && !clock_.WaitUntil(l, drained_, deadline)) {
     }
-    if (outstanding_ > 0)
-      phases_.back().errors["DEADLINE_EXCEEDED (never answered)"] += outstanding_;
+    CountUnanswered();
+  }
+
+  // What is still in flight now counts as DEADLINE_EXCEEDED.
+  void GiveUp() {
+    std::lock_guard<std::mutex> l(mu_);
+    CountUnanswered();
   }
 
   std::vector<LoadReport> Take(Duration measured) {
@@ -62,6 +68,11 @@ class Tally {
   }
 
  private:
+  void CountUnanswered() {
+    if (outstanding_ > 0)
+      phases_.back().errors["DEADLINE_EXCEEDED (never answered)"] += outstanding_;
+  }
+
   void Count(LoadReport& r, Duration latency, const Status& s) {
     if (!s.ok()) {
       ++r.errors[std::string(StatusCodeName(s.code()))];
@@ -79,6 +90,57 @@ class Tally {
   std::vector<LoadReport> phases_;  // guarded by mu_
   size_t outstanding_ = 0;          // guarded by mu_
   const TimePoint start_;
+};
+
+// The closed loop's clients without a thread each: a client sends its next request from the
+// completion of its previous one, on whichever thread completed it. A SendFn that completes inline
+// (in-process targets, tests) would recurse once per request, so Run() loops instead while sends
+// complete before they return; a handoff flag per request decides who continues the chain.
+class ClosedLoop : public std::enable_shared_from_this<ClosedLoop> {
+ public:
+  ClosedLoop(Clock& clock, TimePoint end, const SendFn& send, std::shared_ptr<Tally> tally,
+             int clients)
+      : clock_(clock), end_(end), send_(send), tally_(std::move(tally)), active_(clients) {}
+
+  // Runs one client until the end time.
+  void Run() {
+    enum : int { kInSend, kReturned, kCompleted };
+    for (;;) {
+      const TimePoint intended = clock_.Now();
+      if (intended >= end_) return Stopped();
+      tally_->TryStart(SIZE_MAX);
+      tally_->Sent(0, intended, intended);
+      auto handoff = std::make_shared<std::atomic<int>>(kInSend);
+      send_(seq_++, [self = shared_from_this(), intended, handoff](Status s) {
+        self->tally_->Finish(0, intended, s);
+        if (handoff->exchange(kCompleted) == kReturned) self->Run();  // send() returned first
+      });
+      if (handoff->exchange(kReturned) == kInSend) return;  // its completion continues the chain
+    }
+  }
+
+  // Until every client stopped, or `deadline`; false if some did not.
+  bool Wait(TimePoint deadline) {
+    std::unique_lock<std::mutex> l(mu_);
+    while (active_ > 0 && !clock_.WaitUntil(l, stopped_, deadline)) {
+    }
+    return active_ == 0;
+  }
+
+ private:
+  void Stopped() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (--active_ == 0) stopped_.notify_all();
+  }
+
+  Clock& clock_;
+  const TimePoint end_;
+  const SendFn send_;  // a copy: a completion after a timed-out Wait() may still send
+  const std::shared_ptr<Tally> tally_;
+  std::atomic<uint64_t> seq_{0};
+  std::mutex mu_;
+  std::condition_variable stopped_;
+  int active_;  // guarded by mu_: clients still sending
 };
 
 LoadReport Sum(const std::vector<LoadReport>& parts, Duration d) {
@@ -174,29 +236,9 @@ LoadReport RunClosedLoop(Clock& clock, int clients, Duration duration, const Sen
   const TimePoint start = clock.Now();
   const TimePoint end = start + duration;
   auto tally = std::make_shared<Tally>(clock, options, 1, start);
-  std::atomic<uint64_t> seq{0};
-  std::vector<std::jthread> loops;
-  for (int c = 0; c < clients; ++c) {
-    loops.emplace_back([&] {
-      std::mutex mu;
-      std::condition_variable cv;
-      while (clock.Now() < end) {
-        TimePoint intended = clock.Now();
-        bool done = false;
-        tally->TryStart(SIZE_MAX);
-        tally->Sent(0, intended, intended);
-        send(seq++, [&, tally](Status s) {
-          tally->Finish(0, intended, s);
-          std::lock_guard<std::mutex> l(mu);
-          done = true;
-          cv.notify_all();
-        });
-        std::unique_lock<std::mutex> l(mu);
-        cv.wait(l, [&] { return done; });
-      }
-    });
-  }
-  loops.clear();  // joins
+  auto loop = std::make_shared<ClosedLoop>(clock, end, send, tally, clients);
+  for (int c = 0; c < clients; ++c) loop->Run();
+  if (!loop->Wait(end + options.drain_timeout)) tally->GiveUp();
   return Sum(tally->Take(duration - options.warmup), duration - options.warmup);
 }
 

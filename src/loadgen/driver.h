@@ -67,6 +67,9 @@ OpenLoopResult RunOpenLoop(Clock& clock, ArrivalGenerator& arrivals, const SendF
                            const DriverOptions& options);
 
 // `clients` loops, each sending its next request when the previous completes, for `duration`.
+// No thread per client: the next request is sent from the previous one's completion callback, so
+// the SendFn's threads carry the whole load. A SendFn that completes inline runs its client to the
+// end before the next client starts (in-order, as one client would).
 LoadReport RunClosedLoop(Clock& clock, int clients, Duration duration, const SendFn& send,
                          const DriverOptions& options);
 

@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 namespace batchwise {
 namespace {
@@ -142,6 +145,37 @@ TEST(ClosedLoopTest, EachClientWaitsForItsAnswer) {
   EXPECT_EQ(r.ok, 100u);
   EXPECT_EQ(r.latency.Percentile(50), milliseconds(10));
   EXPECT_DOUBLE_EQ(r.throughput_per_s(), 100.0);
+}
+
+// Completions on another thread, after send() returned: each client's chain continues there, and
+// N clients keep N requests in flight.
+TEST(ClosedLoopTest, KeepsOneRequestPerClientInFlightWithAsyncCompletions) {
+  std::mutex mu;
+  std::vector<std::function<void(Status)>> pending;
+  SendFn async = [&](uint64_t, std::function<void(Status)> done) {
+    std::lock_guard<std::mutex> l(mu);
+    pending.push_back(std::move(done));
+  };
+  std::atomic<bool> running{true};
+  std::atomic<size_t> most_in_flight{0};
+  std::jthread server([&] {  // answers whatever is pending, in rounds
+    while (running) {
+      std::vector<std::function<void(Status)>> round;
+      {
+        std::lock_guard<std::mutex> l(mu);
+        round.swap(pending);
+      }
+      most_in_flight = std::max(most_in_flight.load(), round.size());
+      for (auto& done : round) done(Status::Ok());
+      std::this_thread::sleep_for(milliseconds(2));
+    }
+  });
+  LoadReport r = RunClosedLoop(SystemClock(), 5, milliseconds(300), async, {});
+  running = false;
+  EXPECT_EQ(most_in_flight.load(), 5u);
+  EXPECT_GT(r.ok, 5u * 20);  // ≥ 20 rounds of 5 in 300 ms at one round per ~2 ms
+  EXPECT_EQ(r.ok, r.sent);
+  EXPECT_TRUE(r.errors.empty());
 }
 
 }  // namespace

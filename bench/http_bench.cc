@@ -7,9 +7,10 @@
 //  mlp:    `batchwise serve` on the MLP at saturating concurrency (--mlp-clients keep-alive
 //          clients, binary requests of 1 sample); server CPU time per request = Δ(utime+stime of
 //          the server process, /proc/<pid>/stat) / Δ(answered requests).
-// The server runs as a child process (build/batchwise) so its CPU time excludes the clients',
-// which are pinned to the other cores. Needs the generated models (tools/gen_models.py).
-#include <curl/curl.h>
+// The server runs as a child process (build/batchwise) so its CPU time excludes the clients'. The
+// clients are the load generator's (`batchwise bench -c`): closed-loop senders over one Beast
+// keep-alive connection pool, request built from the model's metadata, all pinned to cores 1...
+// Needs the generated models (tools/gen_models.py).
 #include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -30,6 +31,10 @@
 #include <vector>
 
 #include "backend/engine.h"
+#include "common/clock.h"
+#include "loadgen/driver.h"
+#include "loadgen/http_client.h"
+#include "loadgen/kserve_load.h"
 #include "repository/model_config.h"
 
 namespace batchwise {
@@ -54,60 +59,6 @@ struct BenchOptions {
               // server's non-engine threads off core 0
 };
 
-size_t Discard(char*, size_t s, size_t n, void*) { return s * n; }
-
-// One keep-alive connection sending the same binary request over and over.
-class Client {
- public:
-  Client(const std::string& url, const std::string& body, size_t json_size) : body_(body) {
-    curl_ = curl_easy_init();
-    header_ = "Inference-Header-Content-Length: " + std::to_string(json_size);
-    headers_ = curl_slist_append(nullptr, header_.c_str());
-    headers_ = curl_slist_append(headers_, "Expect:");
-    curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl_, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers_);
-    curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body_.data());
-    curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body_.size()));
-    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, Discard);
-  }
-  ~Client() {
-    curl_slist_free_all(headers_);
-    curl_easy_cleanup(curl_);
-  }
-  bool Send() {
-    long status = 0;
-    if (curl_easy_perform(curl_) != CURLE_OK) return false;
-    curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
-    return status == 200;
-  }
-
- private:
-  std::string body_, header_;
-  curl_slist* headers_ = nullptr;
-  CURL* curl_;
-};
-
-std::string BinaryRequest(const TensorSpec& in, int batch, size_t& json_size) {
-  Shape shape = in.shape;
-  shape[0] = batch;
-  std::vector<float> data(static_cast<size_t>(ElementCount(shape)));
-  std::mt19937 rng(7);
-  std::normal_distribution<float> normal;
-  for (float& v : data) v = normal(rng);
-  nlohmann::json j = {{"inputs",
-                       {{{"name", in.name},
-                         {"datatype", "FP32"},
-                         {"shape", shape},
-                         {"parameters", {{"binary_data_size", data.size() * 4}}}}}},
-                      {"parameters", {{"binary_data_output", true}}}};
-  std::string body = j.dump();
-  json_size = body.size();
-  body.append(reinterpret_cast<const char*>(data.data()), data.size() * 4);
-  return body;
-}
-
 void PinToCoresFrom(int first) {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -129,6 +80,7 @@ class ServerProcess {
                                "--metrics-port", "-1", "--rebalance-period-ms", "0"});
     pid_ = fork();
     if (pid_ == 0) {
+      PinToCoresFrom(0);  // undo the bench's own pinning: the server places its threads itself
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
@@ -141,23 +93,24 @@ class ServerProcess {
     int status = 0;
     waitpid(pid_, &status, 0);
   }
+  // Polls /v2/health/ready; then opens the load generator's client pool to the server.
   bool WaitReady() {
-    const std::string url = "http://127.0.0.1:" + std::to_string(port_) + "/v2/health/ready";
+    HttpClient::Options co;
+    co.port = port_;
+    auto client = HttpClient::Create(co);
+    if (!client.ok()) return false;
     for (int i = 0; i < 600; ++i) {
-      CURL* c = curl_easy_init();
-      curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-      curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Discard);
-      long status = 0;
-      if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-      curl_easy_cleanup(c);
-      if (status == 200) {
+      auto r = (*client)->Fetch("GET", "/v2/health/ready");
+      if (r.ok() && r->status == 200) {
         if (frontend_off_core0_) MoveFrontendOffCore0();
+        client_ = std::move(*client);
         return true;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return false;
   }
+  HttpClient& client() const { return *client_; }
   // utime + stime of the server process (its threads, live and exited), seconds.
   double CpuSeconds() const {
     std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
@@ -169,9 +122,6 @@ class ServerProcess {
       if (i == 14 || i == 15) ticks += std::stod(field);
     }
     return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-  }
-  std::string Url(const std::string& model) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + "/v2/models/" + model + "/infer";
   }
 
  private:
@@ -193,6 +143,7 @@ class ServerProcess {
   int port_;
   bool frontend_off_core0_;
   pid_t pid_ = -1;
+  std::unique_ptr<HttpClient> client_;
 };
 
 struct LoadResult {
@@ -201,37 +152,35 @@ struct LoadResult {
   int64_t failures = 0;
 };
 
-// Closed-loop clients for warmup + duration; counts what is answered inside the window.
+// `clients` closed-loop senders of 1-sample binary requests for warmup + duration; counts what is
+// answered after the warm-up, and the server's CPU time over the same window.
 LoadResult Drive(const BenchOptions& o, const ServerProcess& server, const std::string& model,
-                 const std::string& body, size_t json_size, int clients) {
-  std::atomic<bool> stop{false}, measuring{false};
-  std::atomic<int64_t> done{0}, failed{0};
-  std::vector<std::thread> threads;
-  for (int i = 0; i < clients; ++i) {
-    threads.emplace_back([&] {
-      PinToCoresFrom(1);
-      Client c(server.Url(model), body, json_size);
-      while (!stop.load(std::memory_order_relaxed)) {
-        const bool ok = c.Send();
-        if (measuring.load(std::memory_order_relaxed)) (ok ? done : failed).fetch_add(1);
-      }
-    });
-  }
-  std::this_thread::sleep_for(std::chrono::duration<double>(o.warmup_s));
-  const double cpu0 = server.CpuSeconds();
-  const auto t0 = Clock::now();
-  measuring = true;
-  std::this_thread::sleep_for(std::chrono::duration<double>(o.duration_s));
-  measuring = false;
-  const double cpu1 = server.CpuSeconds();
-  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  stop = true;
-  for (auto& t : threads) t.join();
+                 int clients) {
   LoadResult r;
-  r.requests_per_s = static_cast<double>(done.load()) / seconds;
+  auto request = PrepareInferRequest(server.client(), model, 1, 7);
+  if (!request.ok()) {
+    std::fprintf(stderr, "%s\n", request.status().ToString().c_str());
+    r.failures = -1;
+    return r;
+  }
+  DriverOptions d;
+  d.warmup = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(o.warmup_s));
+  d.slo = std::chrono::seconds(60);
+  double cpu0 = 0;
+  std::jthread sampler([&] {  // the server's CPU time when the warm-up ends
+    std::this_thread::sleep_for(std::chrono::duration<double>(o.warmup_s));
+    cpu0 = server.CpuSeconds();
+  });
+  const Duration run = std::chrono::duration_cast<Duration>(
+      std::chrono::duration<double>(o.warmup_s + o.duration_s));
+  const LoadReport report = RunClosedLoop(SystemClock(), clients, run,
+                                          InferSender(server.client(), std::move(*request)), d);
+  const double cpu1 = server.CpuSeconds();
+  sampler.join();
+  r.requests_per_s = report.throughput_per_s();
   r.server_cpu_us_per_request =
-      done.load() ? (cpu1 - cpu0) * 1e6 / static_cast<double>(done.load()) : 0;
-  r.failures = failed.load();
+      report.ok ? (cpu1 - cpu0) * 1e6 / static_cast<double>(report.ok) : 0;
+  r.failures = static_cast<int64_t>(report.sent - report.ok);
   return r;
 }
 
@@ -280,8 +229,6 @@ int RunResnet(const BenchOptions& o) {
     std::fprintf(stderr, "%s\n", config.status().ToString().c_str());
     return 1;
   }
-  size_t json_size = 0;
-  const std::string body = BinaryRequest(config->inputs[0], 1, json_size);
   std::printf("resnet18, torchscript on core 0 (1 thread), batch %d, %d HTTP clients of 1 sample\n",
               o.batch, o.resnet_clients);
   std::printf("%-6s %14s %14s %8s\n", "round", "raw samples/s", "http samples/s", "http/raw");
@@ -296,7 +243,7 @@ int RunResnet(const BenchOptions& o) {
                             "--max-queue-delay-us", "1000000", "--http-threads", "1"},
                            o.frontend_off_core0);
       if (!server.WaitReady()) return 1;
-      http = Drive(o, server, "resnet18", body, json_size, o.resnet_clients);
+      http = Drive(o, server, "resnet18", o.resnet_clients);
     }
     raw_sum += raw;
     http_sum += http.requests_per_s;
@@ -314,12 +261,10 @@ int RunMlp(const BenchOptions& o) {
     std::fprintf(stderr, "%s\n", config.status().ToString().c_str());
     return 1;
   }
-  size_t json_size = 0;
-  const std::string body = BinaryRequest(config->inputs[0], 1, json_size);
   ServerProcess server(
       o, {"--models", "mlp_forecaster", "--processors", "cpu:0", "--http-threads", "1"}, false);
   if (!server.WaitReady()) return 1;
-  LoadResult r = Drive(o, server, "mlp_forecaster", body, json_size, o.mlp_clients);
+  LoadResult r = Drive(o, server, "mlp_forecaster", o.mlp_clients);
   std::printf("mlp_forecaster, %d keep-alive clients, binary 1-sample requests, trend batching\n",
               o.mlp_clients);
   std::printf("requests/s %.0f, server CPU %.1f us/request (%ld failed)\n", r.requests_per_s,
@@ -351,7 +296,7 @@ int main(int argc, char** argv) {
   app.add_flag("--raw-warmup-like-server", o.raw_warmup_like_server,
                "raw engine: first run the scheduler's warm-up (2 batches of 1 sample)");
   CLI11_PARSE(app, argc, argv);
-  curl_global_init(CURL_GLOBAL_ALL);
+  batchwise::PinToCoresFrom(1);  // clients and their Asio thread; the raw engine pins itself
   setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
   int rc = 0;
   for (const auto& w : o.which)

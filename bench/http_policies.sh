@@ -6,13 +6,15 @@
 #
 # Usage: bench/http_policies.sh [mlp|resnet18] [out-dir]   (needs build/ and models/)
 # Environment: PHASE_S (seconds per phase), SLO_MS, TARGET_US (the controllers' batch latency
-# target), FIXED (fixed sizes to compare), BUILD (build dir).
+# target), FIXED (fixed sizes to compare), LOADS (the phases as fractions of the measured capacity,
+# default "0.3 0.9 0.5"), BUILD (build dir).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which=${1:-mlp}
 out=${2:-bench-out/policies-$which}
 build=${BUILD:-build}
 bw=$build/batchwise
+LOADS=${LOADS:-"0.3 0.9 0.5"}
 mkdir -p "$out"
 
 case "$which" in
@@ -27,7 +29,11 @@ case "$which" in
   *) echo "usage: $0 [mlp|resnet18] [out-dir]" >&2; exit 2 ;;
 esac
 port=18950
-# The load generator runs on the last core, off the engine's core 0.
+# The server (all its threads) on core 0, the load generator on the last core: neither takes CPU
+# from the other, as with the clients on another machine. Without the split, open-loop Poisson at
+# 90 % of the closed-loop capacity is overload (the generator's timers compete with the server's
+# HTTP thread on the free core).
+srv=(taskset -c 0)
 gen=(taskset -c "$(( $(nproc) - 1 ))")
 
 serve() {  # serve <policy> [batch size]: the server in the background, ready when it returns
@@ -35,7 +41,7 @@ serve() {  # serve <policy> [batch size]: the server in the background, ready wh
               --http-port "$port" --metrics-port -1 --batch-policy "$1"
               --latency-target-us "$TARGET_US" --rebalance-period-ms 0)
   [ -n "${2:-}" ] && args+=(--batch-size "$2")
-  "$bw" "${args[@]}" >"$out/serve-$1${2:-}.log" 2>&1 &
+  "${srv[@]}" "$bw" "${args[@]}" >"$out/serve-$1${2:-}.log" 2>&1 &
   server=$!
   for _ in $(seq 200); do
     curl -sf "localhost:$port/v2/models/$model/ready" >/dev/null 2>&1 && return 0
@@ -54,7 +60,7 @@ stop
 capacity=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['models'][0]['total']['throughput_per_s'])" "$out/capacity.json")
 schedule=$(/usr/bin/python3 -c "
 c=$capacity; s=$PHASE_S
-print(','.join(f'{s}s@{c*f:.1f}' for f in (0.3, 0.9, 0.5)))")
+print(','.join(f'{s}s@{c*float(f):.1f}' for f in '$LOADS'.split()))")
 echo "capacity $capacity requests/s; schedule $schedule; SLO $SLO_MS ms; controller target $TARGET_US us"
 
 variants=()

@@ -3,13 +3,16 @@
 //  resnet: the raw engine's samples/s (ResNet-18, TorchScript, pinned to core 0, 1 thread, batches
 //          of --batch) side by side with `batchwise serve` on the same core, fed over HTTP by
 //          --resnet-clients keep-alive clients sending 1-sample binary requests while the server
-//          batches them to --batch (fixed policy). Raw and HTTP alternate --rounds times.
-//  mlp:    `batchwise serve` on the MLP at saturating concurrency (--mlp-clients keep-alive
-//          clients, binary requests of 1 sample); server CPU time per request = Δ(utime+stime of
-//          the server process, /proc/<pid>/stat) / Δ(answered requests).
+//          batches them to --batch (fixed policy). Both stay loaded; raw and HTTP windows of
+//          --duration-s alternate --rounds times after one --warmup-s of each.
+//  mlp:    `batchwise serve` on the MLP, the whole process pinned to core 0, at saturating
+//          concurrency (--mlp-clients keep-alive clients, binary requests of 1 sample); server CPU
+//          time per request = Δ(utime+stime of the server process, /proc/<pid>/stat) / Δ(answered
+//          requests), and the same per server thread (/proc/<pid>/task/*/stat, by thread name).
 // The server runs as a child process (build/batchwise) so its CPU time excludes the clients'. The
 // clients are the load generator's (`batchwise bench -c`): closed-loop senders over one Beast
-// keep-alive connection pool, request built from the model's metadata, all pinned to cores 1...
+// keep-alive connection pool on one Asio thread pinned to cores 1.., request built from the model's
+// metadata.
 // Needs the generated models (tools/gen_models.py).
 #include <sched.h>
 #include <signal.h>
@@ -17,12 +20,14 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -48,23 +53,39 @@ struct BenchOptions {
   std::vector<std::string> which = {"resnet", "mlp"};
   int batch = 8;
   int resnet_clients = 24;
-  int mlp_clients = 32;
+  int mlp_clients = 128;  // well above the largest batch (64): batches fill without waiting
   double warmup_s = 3;
   double duration_s = 10;
   int rounds = 2;
   int port = 18800;
-  bool frontend_off_core0 = false;
+  bool frontend_off_core0 = false;  // resnet: the server's non-engine threads off core 0
   bool raw_warmup_like_server =
-      false;  // raw engine: 2 single-sample batches first, as serving does  // resnet: keep the
-              // server's non-engine threads off core 0
+      false;  // raw engine: 2 single-sample batches first, as serving does
 };
 
-void PinToCoresFrom(int first) {
+int LastCore() { return static_cast<int>(std::thread::hardware_concurrency()) - 1; }
+
+// The calling thread (and what it starts or forks) on cores [first, last], clamped to the machine.
+void PinToCores(int first, int last) {
   cpu_set_t set;
   CPU_ZERO(&set);
-  const int n = static_cast<int>(std::thread::hardware_concurrency());
-  for (int c = std::min(first, n - 1); c < n; ++c) CPU_SET(c, &set);
+  last = std::min(last, LastCore());
+  for (int c = std::min(first, last); c <= last; ++c) CPU_SET(c, &set);
   sched_setaffinity(0, sizeof(set), &set);
+}
+
+// utime + stime in seconds from a /proc/.../stat file.
+double StatCpuSeconds(const std::string& path) {
+  std::ifstream in(path);
+  std::string s((std::istreambuf_iterator<char>(in)), {});
+  if (s.rfind(')') == std::string::npos) return 0;
+  std::istringstream rest(s.substr(s.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // `batchwise serve` as a child process.
@@ -73,14 +94,16 @@ class ServerProcess {
   // `frontend_off_core0`: once ready, every server thread but the engine's workers ("bw-*") is
   // moved to cores 1.. (as `taskset -p` would), so HTTP, batcher and monitor threads never
   // preempt the engine on core 0.
-  ServerProcess(const BenchOptions& o, std::vector<std::string> args, bool frontend_off_core0)
+  // The server's threads may run on cores [0, last_core].
+  ServerProcess(const BenchOptions& o, std::vector<std::string> args, bool frontend_off_core0,
+                int last_core)
       : port_(o.port), frontend_off_core0_(frontend_off_core0) {
     args.insert(args.begin(), {o.batchwise, "--log-level", "warn", "serve", "--model-repository",
                                o.models_dir, "--http-port", std::to_string(o.port),
                                "--metrics-port", "-1", "--rebalance-period-ms", "0"});
     pid_ = fork();
     if (pid_ == 0) {
-      PinToCoresFrom(0);  // undo the bench's own pinning: the server places its threads itself
+      PinToCores(0, last_core);  // not the bench's own pinning
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
@@ -97,7 +120,9 @@ class ServerProcess {
   bool WaitReady() {
     HttpClient::Options co;
     co.port = port_;
+    PinToCores(1, LastCore());  // the client's Asio thread inherits this: off the engine's core
     auto client = HttpClient::Create(co);
+    PinToCores(0, LastCore());
     if (!client.ok()) return false;
     for (int i = 0; i < 600; ++i) {
       auto r = (*client)->Fetch("GET", "/v2/health/ready");
@@ -112,16 +137,18 @@ class ServerProcess {
   }
   HttpClient& client() const { return *client_; }
   // utime + stime of the server process (its threads, live and exited), seconds.
-  double CpuSeconds() const {
-    std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
-    std::string s((std::istreambuf_iterator<char>(in)), {});
-    std::istringstream rest(s.substr(s.rfind(')') + 2));
-    std::string field;
-    double ticks = 0;
-    for (int i = 3; i <= 15 && rest >> field; ++i) {
-      if (i == 14 || i == 15) ticks += std::stod(field);
+  double CpuSeconds() const { return StatCpuSeconds("/proc/" + std::to_string(pid_) + "/stat"); }
+  // The same per live thread, summed by thread name.
+  std::map<std::string, double> ThreadCpuSeconds() const {
+    std::map<std::string, double> out;
+    for (const auto& t :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(pid_) + "/task")) {
+      std::ifstream comm(t.path() / "comm");
+      std::string name;
+      std::getline(comm, name);
+      out[name] += StatCpuSeconds(t.path() / "stat");
     }
-    return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+    return out;
   }
 
  private:
@@ -149,13 +176,14 @@ class ServerProcess {
 struct LoadResult {
   double requests_per_s = 0;
   double server_cpu_us_per_request = 0;
+  std::map<std::string, double> thread_cpu_us_per_request;  // by server thread name
   int64_t failures = 0;
 };
 
 // `clients` closed-loop senders of 1-sample binary requests for warmup + duration; counts what is
 // answered after the warm-up, and the server's CPU time over the same window.
-LoadResult Drive(const BenchOptions& o, const ServerProcess& server, const std::string& model,
-                 int clients) {
+LoadResult Drive(const ServerProcess& server, const std::string& model, int clients,
+                 double warmup_s, double duration_s) {
   LoadResult r;
   auto request = PrepareInferRequest(server.client(), model, 1, 7);
   if (!request.ok()) {
@@ -164,94 +192,131 @@ LoadResult Drive(const BenchOptions& o, const ServerProcess& server, const std::
     return r;
   }
   DriverOptions d;
-  d.warmup = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(o.warmup_s));
+  d.warmup = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(warmup_s));
   d.slo = std::chrono::seconds(60);
   double cpu0 = 0;
+  std::map<std::string, double> threads0;
   std::jthread sampler([&] {  // the server's CPU time when the warm-up ends
-    std::this_thread::sleep_for(std::chrono::duration<double>(o.warmup_s));
+    std::this_thread::sleep_for(std::chrono::duration<double>(warmup_s));
     cpu0 = server.CpuSeconds();
+    threads0 = server.ThreadCpuSeconds();
   });
-  const Duration run = std::chrono::duration_cast<Duration>(
-      std::chrono::duration<double>(o.warmup_s + o.duration_s));
+  const Duration run =
+      std::chrono::duration_cast<Duration>(std::chrono::duration<double>(warmup_s + duration_s));
   const LoadReport report = RunClosedLoop(SystemClock(), clients, run,
                                           InferSender(server.client(), std::move(*request)), d);
   const double cpu1 = server.CpuSeconds();
+  const std::map<std::string, double> threads1 = server.ThreadCpuSeconds();
   sampler.join();
   r.requests_per_s = report.throughput_per_s();
   r.server_cpu_us_per_request =
       report.ok ? (cpu1 - cpu0) * 1e6 / static_cast<double>(report.ok) : 0;
   r.failures = static_cast<int64_t>(report.sent - report.ok);
+  if (report.ok) {
+    for (const auto& [name, s] : threads1) {
+      auto before = threads0.find(name);
+      const double d = s - (before == threads0.end() ? 0 : before->second);
+      if (d > 0) r.thread_cpu_us_per_request[name] = d * 1e6 / static_cast<double>(report.ok);
+    }
+  }
   return r;
 }
 
 // The raw engine as the server runs it: TorchScript, core 0, one thread, batches of `batch`.
-double RawSamplesPerS(const BenchOptions& o, const ModelConfig& config) {
-  const ModelEngineFile* file = config.FindEngine(EngineKind::kTorchScript);
-  EngineOptions eo;
-  eo.model_path = file->path;
-  eo.target.cpu_cores = {0};
-  eo.target.num_threads = 1;
-  eo.inputs = config.inputs;
-  eo.outputs = config.outputs;
-  auto engine = CreateEngine(EngineKind::kTorchScript, eo);
-  if (!engine.ok()) {
-    std::fprintf(stderr, "%s\n", engine.status().ToString().c_str());
-    return 0;
+class RawEngine {
+ public:
+  static std::unique_ptr<RawEngine> Create(const BenchOptions& o, const ModelConfig& config) {
+    const ModelEngineFile* file = config.FindEngine(EngineKind::kTorchScript);
+    EngineOptions eo;
+    eo.model_path = file->path;
+    eo.target.cpu_cores = {0};
+    eo.target.num_threads = 1;
+    eo.inputs = config.inputs;
+    eo.outputs = config.outputs;
+    auto engine = CreateEngine(EngineKind::kTorchScript, eo);
+    if (!engine.ok()) {
+      std::fprintf(stderr, "%s\n", engine.status().ToString().c_str());
+      return nullptr;
+    }
+    auto raw = std::unique_ptr<RawEngine>(new RawEngine(std::move(*engine), o.batch));
+    Shape shape = config.inputs[0].shape;
+    shape[0] = o.batch;
+    raw->input_ = Tensor::Allocate(DataType::kFp32, shape);
+    std::mt19937 rng(7);
+    std::normal_distribution<float> normal;
+    for (float& v : raw->input_.mutable_as<float>()) v = normal(rng);
+    if (o.raw_warmup_like_server) {  // the scheduler's warm-up: 2 batches of one sample
+      Shape one = config.inputs[0].shape;
+      one[0] = 1;
+      Tensor single = Tensor::Allocate(DataType::kFp32, one);
+      for (int i = 0; i < 2; ++i) (void)raw->engine_->Run({&single, 1});
+    }
+    return raw;
   }
-  Shape shape = config.inputs[0].shape;
-  shape[0] = o.batch;
-  Tensor input = Tensor::Allocate(DataType::kFp32, shape);
-  std::mt19937 rng(7);
-  std::normal_distribution<float> normal;
-  for (float& v : input.mutable_as<float>()) v = normal(rng);
-  auto run_for = [&](double s) {
+
+  // Batches back to back for `seconds`: samples/s, 0 if a run failed.
+  double SamplesPerS(double seconds) {
     int64_t samples = 0;
     const auto t0 = Clock::now();
-    while (std::chrono::duration<double>(Clock::now() - t0).count() < s) {
-      if (!(*engine)->Run({&input, 1}).ok()) return 0.0;
-      samples += o.batch;
+    while (std::chrono::duration<double>(Clock::now() - t0).count() < seconds) {
+      if (!engine_->Run({&input_, 1}).ok()) return 0.0;
+      samples += batch_;
     }
     return static_cast<double>(samples) / std::chrono::duration<double>(Clock::now() - t0).count();
-  };
-  if (o.raw_warmup_like_server) {  // the scheduler's warm-up: 2 batches of one sample
-    Shape one = config.inputs[0].shape;
-    one[0] = 1;
-    Tensor single = Tensor::Allocate(DataType::kFp32, one);
-    for (int i = 0; i < 2; ++i) (void)(*engine)->Run({&single, 1});
   }
-  run_for(o.warmup_s);
-  return run_for(o.duration_s);
+
+ private:
+  RawEngine(std::unique_ptr<Engine> engine, int batch)
+      : engine_(std::move(engine)), batch_(batch) {}
+  std::unique_ptr<Engine> engine_;
+  Tensor input_;
+  int batch_;
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+// Raw engine and server both loaded for the whole run (both warmed up once), then measured in
+// alternating windows: drift of the machine's speed over minutes (±10 % here) hits both alike.
 int RunResnet(const BenchOptions& o) {
   auto config = LoadModelConfig(o.models_dir + "/resnet18");
   if (!config.ok()) {
     std::fprintf(stderr, "%s\n", config.status().ToString().c_str());
     return 1;
   }
-  std::printf("resnet18, torchscript on core 0 (1 thread), batch %d, %d HTTP clients of 1 sample\n",
-              o.batch, o.resnet_clients);
+  auto raw = RawEngine::Create(o, *config);
+  if (!raw) return 1;
+  ServerProcess server(
+      o,
+      {"--models", "resnet18", "--processors", "cpu:0", "--batch-policy", "fixed", "--batch-size",
+       std::to_string(o.batch), "--max-queue-delay-us", "1000000", "--http-threads", "1"},
+      o.frontend_off_core0, LastCore());
+  if (!server.WaitReady()) return 1;
+  raw->SamplesPerS(o.warmup_s);  // TorchScript's profiling executor specialises on the first runs
+  Drive(server, "resnet18", o.resnet_clients, o.warmup_s, 0);
+  std::printf(
+      "resnet18, torchscript on core 0 (1 thread), batch %d, %d HTTP clients of 1 sample, "
+      "alternating %.0f s windows\n",
+      o.batch, o.resnet_clients, o.duration_s);
   std::printf("%-6s %14s %14s %8s\n", "round", "raw samples/s", "http samples/s", "http/raw");
   double raw_sum = 0, http_sum = 0;
+  std::vector<double> ratios;
   for (int round = 1; round <= o.rounds; ++round) {
-    const double raw = RawSamplesPerS(o, *config);
-    LoadResult http;
-    {
-      ServerProcess server(o,
-                           {"--models", "resnet18", "--processors", "cpu:0", "--batch-policy",
-                            "fixed", "--batch-size", std::to_string(o.batch),
-                            "--max-queue-delay-us", "1000000", "--http-threads", "1"},
-                           o.frontend_off_core0);
-      if (!server.WaitReady()) return 1;
-      http = Drive(o, server, "resnet18", o.resnet_clients);
-    }
-    raw_sum += raw;
+    const double r = raw->SamplesPerS(o.duration_s);
+    // 1 s for the 24 clients to fill the server's queue again, not counted.
+    const LoadResult http = Drive(server, "resnet18", o.resnet_clients, 1, o.duration_s);
+    raw_sum += r;
     http_sum += http.requests_per_s;
-    std::printf("%-6d %14.2f %14.2f %7.1f%%  (%ld failed)\n", round, raw, http.requests_per_s,
-                100 * http.requests_per_s / raw, static_cast<long>(http.failures));
+    ratios.push_back(http.requests_per_s / r);
+    std::printf("%-6d %14.2f %14.2f %7.1f%%  (%ld failed)\n", round, r, http.requests_per_s,
+                100 * ratios.back(), static_cast<long>(http.failures));
   }
-  std::printf("%-6s %14.2f %14.2f %7.1f%%\n", "mean", raw_sum / o.rounds, http_sum / o.rounds,
-              100 * http_sum / raw_sum);
+  std::printf("%-6s %14.2f %14.2f %7.1f%%  (median of the rounds' ratios %.1f%%)\n", "mean",
+              raw_sum / o.rounds, http_sum / o.rounds, 100 * http_sum / raw_sum,
+              100 * Median(ratios));
   return 0;
 }
 
@@ -261,14 +326,21 @@ int RunMlp(const BenchOptions& o) {
     std::fprintf(stderr, "%s\n", config.status().ToString().c_str());
     return 1;
   }
+  // The whole server on core 0, the clients on the others: the server saturates its core and
+  // nothing it is charged for is the clients' work.
   ServerProcess server(
-      o, {"--models", "mlp_forecaster", "--processors", "cpu:0", "--http-threads", "1"}, false);
+      o, {"--models", "mlp_forecaster", "--processors", "cpu:0", "--http-threads", "1"}, false, 0);
   if (!server.WaitReady()) return 1;
-  LoadResult r = Drive(o, server, "mlp_forecaster", o.mlp_clients);
-  std::printf("mlp_forecaster, %d keep-alive clients, binary 1-sample requests, trend batching\n",
-              o.mlp_clients);
+  LoadResult r = Drive(server, "mlp_forecaster", o.mlp_clients, o.warmup_s, o.duration_s);
+  std::printf(
+      "mlp_forecaster (%s engine), server on core 0, %d keep-alive clients, binary 1-sample "
+      "requests, trend batching\n",
+      std::string(EngineKindName(config->engines.front().engine)).c_str(), o.mlp_clients);
   std::printf("requests/s %.0f, server CPU %.1f us/request (%ld failed)\n", r.requests_per_s,
               r.server_cpu_us_per_request, static_cast<long>(r.failures));
+  for (const auto& [name, us] : r.thread_cpu_us_per_request) {
+    std::printf("  thread %-16s %6.1f us/request\n", name.c_str(), us);
+  }
   return 0;
 }
 
@@ -296,7 +368,6 @@ int main(int argc, char** argv) {
   app.add_flag("--raw-warmup-like-server", o.raw_warmup_like_server,
                "raw engine: first run the scheduler's warm-up (2 batches of 1 sample)");
   CLI11_PARSE(app, argc, argv);
-  batchwise::PinToCoresFrom(1);  // clients and their Asio thread; the raw engine pins itself
   setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
   int rc = 0;
   for (const auto& w : o.which)

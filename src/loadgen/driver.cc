@@ -135,7 +135,7 @@ class ClosedLoop : public std::enable_shared_from_this<ClosedLoop> {
 
   Clock& clock_;
   const TimePoint end_;
-  const SendFn send_;  // a copy: a completion after a timed-out Wait() may still send
+  const SendFn send_;  // a copy: nothing here refers to RunClosedLoop's frame once it returned
   const std::shared_ptr<Tally> tally_;
   std::atomic<uint64_t> seq_{0};
   std::mutex mu_;

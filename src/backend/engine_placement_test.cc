@@ -33,7 +33,9 @@ ThreadStat ReadThread(pid_t tid) {
   std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/stat");
   std::string line;
   std::getline(in, line);
-  std::istringstream fields(line.substr(line.rfind(')') + 2));  // the name may contain spaces
+  const size_t name_end = line.rfind(')');  // the name may contain spaces
+  if (name_end == std::string::npos || name_end + 2 > line.size()) return s;  // thread exited
+  std::istringstream fields(line.substr(name_end + 2));
   std::vector<std::string> f{std::istream_iterator<std::string>(fields), {}};
   if (f.size() < 37) return s;
   s.ticks = std::stol(f[11]) + std::stol(f[12]);  // fields 14 and 15

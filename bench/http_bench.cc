@@ -29,6 +29,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -180,17 +181,22 @@ struct LoadResult {
   int64_t failures = 0;
 };
 
-// `clients` closed-loop senders of 1-sample binary requests for warmup + duration; counts what is
-// answered after the warm-up, and the server's CPU time over the same window.
-LoadResult Drive(const ServerProcess& server, const std::string& model, int clients,
-                 double warmup_s, double duration_s) {
-  LoadResult r;
+// The model's 1-sample binary request, built once from its metadata on the server.
+std::optional<EncodedInferRequest> OneSampleRequest(const ServerProcess& server,
+                                                    const std::string& model) {
   auto request = PrepareInferRequest(server.client(), model, 1, 7);
   if (!request.ok()) {
     std::fprintf(stderr, "%s\n", request.status().ToString().c_str());
-    r.failures = -1;
-    return r;
+    return std::nullopt;
   }
+  return std::move(*request);
+}
+
+// `clients` closed-loop senders of 1-sample binary requests for warmup + duration; counts what is
+// answered after the warm-up, and the server's CPU time over the same window.
+LoadResult Drive(const ServerProcess& server, const EncodedInferRequest& request, int clients,
+                 double warmup_s, double duration_s) {
+  LoadResult r;
   DriverOptions d;
   d.warmup = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(warmup_s));
   d.slo = std::chrono::seconds(60);
@@ -203,8 +209,8 @@ LoadResult Drive(const ServerProcess& server, const std::string& model, int clie
   });
   const Duration run =
       std::chrono::duration_cast<Duration>(std::chrono::duration<double>(warmup_s + duration_s));
-  const LoadReport report = RunClosedLoop(SystemClock(), clients, run,
-                                          InferSender(server.client(), std::move(*request)), d);
+  const LoadReport report =
+      RunClosedLoop(SystemClock(), clients, run, InferSender(server.client(), request), d);
   const double cpu1 = server.CpuSeconds();
   const std::map<std::string, double> threads1 = server.ThreadCpuSeconds();
   sampler.join();
@@ -296,7 +302,9 @@ int RunResnet(const BenchOptions& o) {
       o.frontend_off_core0, LastCore());
   if (!server.WaitReady()) return 1;
   raw->SamplesPerS(o.warmup_s);  // TorchScript's profiling executor specialises on the first runs
-  Drive(server, "resnet18", o.resnet_clients, o.warmup_s, 0);
+  const auto request = OneSampleRequest(server, "resnet18");
+  if (!request) return 1;
+  Drive(server, *request, o.resnet_clients, o.warmup_s, 0);
   std::printf(
       "resnet18, torchscript on core 0 (1 thread), batch %d, %d HTTP clients of 1 sample, "
       "alternating %.0f s windows\n",
@@ -307,7 +315,7 @@ int RunResnet(const BenchOptions& o) {
   for (int round = 1; round <= o.rounds; ++round) {
     const double r = raw->SamplesPerS(o.duration_s);
     // 1 s for the 24 clients to fill the server's queue again, not counted.
-    const LoadResult http = Drive(server, "resnet18", o.resnet_clients, 1, o.duration_s);
+    const LoadResult http = Drive(server, *request, o.resnet_clients, 1, o.duration_s);
     raw_sum += r;
     http_sum += http.requests_per_s;
     ratios.push_back(http.requests_per_s / r);
@@ -331,7 +339,9 @@ int RunMlp(const BenchOptions& o) {
   ServerProcess server(
       o, {"--models", "mlp_forecaster", "--processors", "cpu:0", "--http-threads", "1"}, false, 0);
   if (!server.WaitReady()) return 1;
-  LoadResult r = Drive(server, "mlp_forecaster", o.mlp_clients, o.warmup_s, o.duration_s);
+  const auto request = OneSampleRequest(server, "mlp_forecaster");
+  if (!request) return 1;
+  LoadResult r = Drive(server, *request, o.mlp_clients, o.warmup_s, o.duration_s);
   std::printf(
       "mlp_forecaster (%s engine), server on core 0, %d keep-alive clients, binary 1-sample "
       "requests, trend batching\n",

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 namespace batchwise::kserve {
 namespace {
@@ -138,6 +139,19 @@ TEST(KServeCodecTest, BinaryBytesTensorWithBadPrefixIsRejected) {
   EXPECT_NE(r.status().message().find("input 's'"), std::string::npos) << r.status();
 }
 
+TEST(KServeCodecTest, DeeplyNestedValuesAreRejectedWithoutRecursing) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  for (const std::string& field : {std::string("shape"), std::string("data")}) {
+    const std::string body = R"({"inputs":[{"name":"x","datatype":"FP32",)" +
+                             std::string(field == "shape" ? R"("data":[1],)" : R"("shape":[1],)") +
+                             "\"" + field + "\":" + deep + "}]}";
+    auto r = DecodeJson(body);
+    ASSERT_FALSE(r.ok()) << field;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_LT(r.status().message().size(), 400u) << r.status();
+  }
+}
+
 TEST(KServeCodecTest, EncodesJsonAndBinaryOutputs) {
   InferResponse resp;
   resp.model = "m";
@@ -169,6 +183,46 @@ TEST(KServeCodecTest, Fp16RoundTripsThroughJson) {
   auto e = EncodeInferResponse(resp, {});
   ASSERT_TRUE(e.ok());
   EXPECT_NE(e->body.find("[1.5,-2.0,65504.0]"), std::string::npos) << e->body;
+}
+
+TEST(KServeCodecTest, EncodedHeaderIsJsonWithEveryFieldAndEscapedStrings) {
+  InferResponse resp;
+  resp.model = "m\"odel\\\n\xc3\xa9";  // a quote, a backslash, a newline, UTF-8
+  resp.id = "id\t1";
+  resp.processor = "cpu:0-1";
+  resp.simulated = true;
+  resp.outputs.push_back({"y\"", Tensor::FromFloats({2, 1}, std::vector<float>{0.5f, 2})});
+  resp.outputs.push_back({"z", Tensor::FromFloats({1}, std::vector<float>{3})});
+  OutputEncoding enc;
+  enc.binary_by_output["z"] = true;
+  auto e = EncodeInferResponse(resp, enc);
+  ASSERT_TRUE(e.ok()) << e.status();
+  ASSERT_TRUE(e->json_size.has_value());
+  const auto j = nlohmann::json::parse(e->body.substr(0, *e->json_size));
+  EXPECT_EQ(j["model_name"], resp.model);
+  EXPECT_EQ(j["model_version"], "1");
+  EXPECT_EQ(j["id"], resp.id);
+  EXPECT_EQ(j["parameters"]["processor"], "cpu:0-1");
+  EXPECT_EQ(j["parameters"]["simulated"], true);
+  ASSERT_EQ(j["outputs"].size(), 2u);
+  EXPECT_EQ(j["outputs"][0]["name"], "y\"");
+  EXPECT_EQ(j["outputs"][0]["datatype"], "FP32");
+  EXPECT_EQ(j["outputs"][0]["shape"], nlohmann::json({2, 1}));
+  EXPECT_EQ(j["outputs"][0]["data"], nlohmann::json({0.5, 2.0}));
+  EXPECT_FALSE(j["outputs"][0].contains("parameters"));
+  EXPECT_EQ(j["outputs"][1]["shape"], nlohmann::json({1}));
+  EXPECT_EQ(j["outputs"][1]["parameters"]["binary_data_size"], 4);
+  EXPECT_FALSE(j["outputs"][1].contains("data"));
+  // No id, no outputs: still a whole object.
+  InferResponse bare;
+  bare.model = "m";
+  auto b = EncodeInferResponse(bare, {});
+  ASSERT_TRUE(b.ok());
+  EXPECT_FALSE(b->json_size.has_value());
+  const auto jb = nlohmann::json::parse(b->body);
+  EXPECT_FALSE(jb.contains("id"));
+  EXPECT_EQ(jb["outputs"], nlohmann::json::array());
+  EXPECT_EQ(jb["parameters"]["simulated"], false);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -10,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
@@ -253,28 +255,58 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
+  // The status line and header fields, then the body, in one gathered write. Built by hand
+  // rather than with Beast's serializer: on small responses its per-field allocations and buffer
+  // sequence iteration cost more CPU than the kernel's send. Field values are the handler's
+  // (never the client's); CR and LF in them are dropped all the same, so no field can split the
+  // response.
   void Write(HttpResponse r) {
-    res_ = {};
-    res_.version(version_);
-    res_.result(static_cast<unsigned>(r.status));
-    res_.set(http::field::server, "batchwise");
-    res_.set(http::field::content_type, r.content_type);
-    for (auto& [k, v] : r.headers) res_.set(k, v);
-    res_.body() = std::move(r.body);
-    res_.keep_alive(keep_alive_ && !close_after_write_ && !server_.stopping());
-    res_.prepare_payload();
+    const auto status = static_cast<unsigned>(r.status);
+    response_keep_alive_ = keep_alive_ && !close_after_write_ && !server_.stopping();
+    // No body for 1xx, 204 and 304 (RFC 9110 6.4.1).
+    const bool bodyless = status < 200 || status == 204 || status == 304;
+    out_body_ = bodyless ? std::string() : std::move(r.body);
+    std::string& h = out_header_;
+    h.clear();
+    h += version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    h += std::to_string(status);
+    h += ' ';
+    const auto reason = http::obsolete_reason(http::int_to_status(status));
+    h.append(reason.data(), reason.size());
+    h += "\r\nServer: batchwise\r\n";
+    AppendField(h, "Content-Type", r.content_type);
+    for (const auto& [k, v] : r.headers) AppendField(h, k, v);
+    if (!bodyless) {
+      h += "Content-Length: ";
+      h += std::to_string(out_body_.size());
+      h += "\r\n";
+    }
+    // HTTP/1.1 persists unless it says close; HTTP/1.0 closes unless it says keep-alive.
+    if (version_ == 10 && response_keep_alive_) h += "Connection: keep-alive\r\n";
+    if (version_ != 10 && !response_keep_alive_) h += "Connection: close\r\n";
+    h += "\r\n";
     stream_.expires_after(Ms(server_.options.io_timeout_ms));
-    http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    const std::array<asio::const_buffer, 2> buffers{asio::buffer(out_header_),
+                                                    asio::buffer(out_body_)};
+    asio::async_write(stream_, buffers, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->OnWrite(ec);
     });
+  }
+
+  static void AppendField(std::string& h, std::string_view name, std::string_view value) {
+    for (std::string_view part : {name, std::string_view(": "), value}) {
+      for (char c : part) {
+        if (c != '\r' && c != '\n') h += c;
+      }
+    }
+    h += "\r\n";
   }
 
   void OnWrite(beast::error_code ec) {
     busy_ = false;
     if (ec) return Close();
     if (close_after_write_) return LingerClose();
-    if (!res_.keep_alive()) return Close();
-    res_ = {};
+    if (!response_keep_alive_) return Close();
     ReadHeader();
   }
 
@@ -309,7 +341,9 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpServer::Impl& server_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::string_body> res_;
+  std::string out_header_;  // the response being written: header, then body
+  std::string out_body_;
+  bool response_keep_alive_ = false;
   bool busy_ = false;
   bool keep_alive_ = false;
   bool close_after_write_ = false;

@@ -200,6 +200,16 @@ TEST_F(KServeHttpTest, KeepAliveForHttp11AndForHttp10WhenAsked) {
   auto plain = ten.Request("GET", "/v2", "", {}, true);
   EXPECT_EQ(plain.status, 200);
   EXPECT_EQ(ten.Request("GET", "/v2", "", {}, true).new_connections, 1);  // closed after 1.0
+  // HTTP/1.1 asking to close: answered with "Connection: close", then closed.
+  HttpClient eleven(server_->port());
+  ASSERT_EQ(eleven.Get("/v2").status, 200);
+  auto closing = eleven.Request("GET", "/v2", "", {"Connection: close"});
+  EXPECT_EQ(closing.status, 200);
+  EXPECT_EQ(closing.headers["connection"], "close");
+  EXPECT_EQ(closing.headers["server"], "batchwise");
+  EXPECT_EQ(closing.headers["content-type"], "application/json");
+  EXPECT_EQ(closing.headers["content-length"], std::to_string(closing.body.size()));
+  EXPECT_EQ(eleven.Get("/v2").new_connections, 1);
 }
 
 TEST_F(KServeHttpTest, ConcurrentClientsAllGetTheirOwnAnswers) {

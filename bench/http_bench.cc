@@ -9,6 +9,10 @@
 //          concurrency (--mlp-clients keep-alive clients, binary requests of 1 sample); server CPU
 //          time per request = Δ(utime+stime of the server process, /proc/<pid>/stat) / Δ(answered
 //          requests), and the same per server thread (/proc/<pid>/task/*/stat, by thread name).
+//  http-floor: the same clients and requests against our HttpServer (Beast/Asio, the kernel's TCP)
+//          alone, in a child process pinned to core 0 whose handler answers every infer request
+//          with the MLP server's own response bytes: what HTTP costs before KServe decoding,
+//          scheduling, batching and the engine. The MLP's CPU per request minus this is ours.
 // The server runs as a child process (build/batchwise) so its CPU time excludes the clients'. The
 // clients are the load generator's (`batchwise bench -c`): closed-loop senders over one Beast
 // keep-alive connection pool on one Asio thread pinned to cores 1.., request built from the model's
@@ -27,6 +31,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -38,6 +44,7 @@
 
 #include "backend/engine.h"
 #include "common/clock.h"
+#include "frontend/http_server.h"
 #include "loadgen/driver.h"
 #include "loadgen/http_client.h"
 #include "loadgen/kserve_load.h"
@@ -110,6 +117,16 @@ class ServerProcess {
       argv.push_back(nullptr);
       execv(argv[0], argv.data());
       _exit(127);
+    }
+  }
+  // A child that runs `child_main(port)` on core 0 instead of `batchwise serve`. Fork before this
+  // process starts any thread.
+  ServerProcess(const BenchOptions& o, const std::function<int(int port)>& child_main)
+      : port_(o.port), frontend_off_core0_(false) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      PinToCores(0, 0);
+      _exit(child_main(o.port));
     }
   }
   ~ServerProcess() {
@@ -354,6 +371,83 @@ int RunMlp(const BenchOptions& o) {
   return 0;
 }
 
+// The MLP server's answer to `request`: status, body and its Inference-Header-Content-Length.
+struct CannedResponse {
+  int status = 0;
+  std::string body;
+};
+
+std::optional<CannedResponse> FetchResponse(ServerProcess& server,
+                                            const EncodedInferRequest& request) {
+  std::promise<std::pair<Status, HttpClientResponse>> answered;
+  server.client().Send("POST", request.target,
+                       {{"Content-Type", "application/octet-stream"},
+                        {"Inference-Header-Content-Length", std::to_string(request.json_size)}},
+                       request.body, [&](Status s, HttpClientResponse r) {
+                         answered.set_value({std::move(s), std::move(r)});
+                       });
+  auto [s, r] = answered.get_future().get();
+  if (!s.ok() || r.status != 200) {
+    std::fprintf(stderr, "the MLP server did not answer: %s (HTTP %d)\n", s.ToString().c_str(),
+                 r.status);
+    return std::nullopt;
+  }
+  return CannedResponse{r.status, std::move(r.body)};
+}
+
+// The floor server's child: HttpServer on one Asio thread; every POST gets `canned`, anything
+// else 200 "{}" (the readiness poll). Runs until SIGTERM.
+int ServeCanned(int port, const CannedResponse& canned, size_t json_size) {
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &term, nullptr);  // before any thread: they all inherit it
+  HttpServer::Options options;
+  options.port = port;
+  options.threads = 1;
+  const std::string header_length = std::to_string(json_size);
+  auto server = HttpServer::Create(options, [&](HttpRequest request, Responder respond) {
+    if (request.method != "POST") return respond({200, "application/json", {}, "{}"});
+    respond({canned.status,
+             "application/octet-stream",
+             {{"Inference-Header-Content-Length", header_length}},
+             canned.body});
+  });
+  if (!server.ok()) return 1;
+  (*server)->Start();
+  int signal = 0;
+  sigwait(&term, &signal);
+  (*server)->Shutdown();
+  return 0;
+}
+
+int RunHttpFloor(const BenchOptions& o) {
+  std::optional<EncodedInferRequest> request;
+  std::optional<CannedResponse> canned;
+  {
+    ServerProcess mlp(
+        o, {"--models", "mlp_forecaster", "--processors", "cpu:0", "--http-threads", "1"}, false,
+        0);
+    if (!mlp.WaitReady()) return 1;
+    request = OneSampleRequest(mlp, "mlp_forecaster");
+    if (!request) return 1;
+    canned = FetchResponse(mlp, *request);
+    if (!canned) return 1;
+  }
+  // The response's JSON part is as long as the request's is near enough; the bytes on the wire
+  // are the MLP server's.
+  ServerProcess floor(o, [&](int port) { return ServeCanned(port, *canned, request->json_size); });
+  if (!floor.WaitReady()) return 1;
+  LoadResult r = Drive(floor, *request, o.mlp_clients, o.warmup_s, o.duration_s);
+  std::printf(
+      "http floor: HttpServer alone on core 0 answering the MLP's %zu-byte response, %d "
+      "keep-alive clients, the MLP's %zu-byte binary request\n",
+      canned->body.size(), o.mlp_clients, request->body->size());
+  std::printf("requests/s %.0f, server CPU %.1f us/request (%ld failed)\n", r.requests_per_s,
+              r.server_cpu_us_per_request, static_cast<long>(r.failures));
+  return 0;
+}
+
 }  // namespace
 }  // namespace batchwise
 
@@ -364,7 +458,9 @@ int main(int argc, char** argv) {
       "per request"};
   app.add_option("--batchwise", o.batchwise, "the batchwise binary")->capture_default_str();
   app.add_option("--models-dir", o.models_dir, "model repository")->capture_default_str();
-  app.add_option("--which", o.which, "resnet, mlp")->delimiter(',')->capture_default_str();
+  app.add_option("--which", o.which, "resnet, mlp, http-floor")
+      ->delimiter(',')
+      ->capture_default_str();
   app.add_option("--batch", o.batch, "ResNet batch size (raw and server)")->capture_default_str();
   app.add_option("--resnet-clients", o.resnet_clients, "ResNet HTTP clients")
       ->capture_default_str();
@@ -380,7 +476,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
   int rc = 0;
-  for (const auto& w : o.which)
-    rc |= w == "resnet" ? batchwise::RunResnet(o) : batchwise::RunMlp(o);
+  for (const auto& w : o.which) {
+    rc |= w == "resnet"       ? batchwise::RunResnet(o)
+          : w == "http-floor" ? batchwise::RunHttpFloor(o)
+                              : batchwise::RunMlp(o);
+  }
   return rc;
 }

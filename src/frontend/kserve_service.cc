@@ -335,7 +335,7 @@ void KServeService::Infer(const std::string& model, const HttpRequest& request,
     }
     Answer(respond, "infer", Error(s));
   };
-  if (auto config = scheduler_.LoadedConfig(model); !config.ok()) {
+  if (!scheduler_.IsLoaded(model)) {
     return fail(NotFound(InRepository(model) ? "model '" + model + "' is not loaded"
                                              : "unknown model '" + model + "'"));
   }
@@ -405,7 +405,7 @@ HttpResponse KServeService::ModelMetadata(const std::string& model) const {
 }
 
 HttpResponse KServeService::ModelReady(const std::string& model) const {
-  if (scheduler_.LoadedConfig(model).ok()) return {200, "application/json", {}, ""};
+  if (scheduler_.IsLoaded(model)) return {200, "application/json", {}, ""};
   if (InRepository(model)) return Error(FailedPrecondition("model '" + model + "' is not ready"));
   return Error(NotFound("unknown model '" + model + "'"));
 }
@@ -471,7 +471,7 @@ HttpResponse KServeService::RepositoryIndex(const HttpRequest& request) const {
   json out = json::array();
   for (const auto& folder : *folders) {
     const std::string name = std::filesystem::path(folder).filename().string();
-    const bool loaded = scheduler_.LoadedConfig(name).ok();
+    const bool loaded = scheduler_.IsLoaded(name);
     if (ready_only && !loaded) continue;
     json m = {{"name", name}, {"version", "1"}, {"state", loaded ? "READY" : "UNAVAILABLE"}};
     if (!loaded) m["reason"] = "unloaded";
@@ -512,7 +512,7 @@ void KServeService::Repository(const Route& route, const HttpRequest& request,
                 ? NotFound("model '" + model + "' is not in the repository")
                 : config.status();
       } else {
-        if (scheduler_.LoadedConfig(model).ok()) (void)scheduler_.UnloadModel(model);  // reload
+        if (scheduler_.IsLoaded(model)) (void)scheduler_.UnloadModel(model);  // reload
         s = scheduler_.LoadModel(*config);
       }
     } else {

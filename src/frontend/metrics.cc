@@ -9,8 +9,11 @@
 #include <prometheus/text_serializer.h>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
+#include <utility>
 
 #include "common/thread_annotations.h"
 #include "serving/scheduler.h"
@@ -208,6 +211,18 @@ struct ServerMetrics::Impl {
   prometheus::Family<prometheus::Histogram>* duration = nullptr;
   std::unique_ptr<prometheus::Exposer> exposer;
   int port = -1;
+
+  // The per-request series, looked up once: Family::Add builds a label map, hashes it and locks
+  // the family on every call, which cost more than the rest of recording. Series are never
+  // removed, so the pointers stay valid.
+  struct ModelSeries {
+    prometheus::Counter* success;
+    prometheus::Counter* failure;
+    prometheus::Histogram* duration;
+  };
+  std::mutex mu;
+  std::unordered_map<std::string, ModelSeries> models GUARDED_BY(mu);
+  std::map<std::pair<std::string, int>, prometheus::Counter*, std::less<>> endpoints GUARDED_BY(mu);
 };
 
 Result<std::unique_ptr<ServerMetrics>> ServerMetrics::Create(const Options& options) {
@@ -247,15 +262,37 @@ ServerMetrics::~ServerMetrics() {
 void ServerMetrics::Attach(const Scheduler* scheduler) { impl_->collector->Attach(scheduler); }
 
 void ServerMetrics::RecordHttp(const std::string& endpoint, int http_status) {
-  impl_->http->Add({{"endpoint", endpoint}, {"code", std::to_string(http_status)}}).Increment();
+  prometheus::Counter* counter;
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    auto key = std::make_pair(endpoint, http_status);
+    auto it = impl_->endpoints.find(key);
+    if (it == impl_->endpoints.end()) {
+      auto& c = impl_->http->Add({{"endpoint", endpoint}, {"code", std::to_string(http_status)}});
+      it = impl_->endpoints.emplace(std::move(key), &c).first;
+    }
+    counter = it->second;
+  }
+  counter->Increment();
 }
 
 void ServerMetrics::RecordInfer(const std::string& model, bool ok, Duration duration) {
-  impl_->infer->Add({{"model", model}, {"outcome", ok ? "success" : "failure"}}).Increment();
-  static const prometheus::Histogram::BucketBoundaries kBuckets = {
-      0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10};
-  impl_->duration->Add({{"model", model}}, kBuckets)
-      .Observe(std::chrono::duration<double>(duration).count());
+  Impl::ModelSeries series;
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    auto it = impl_->models.find(model);
+    if (it == impl_->models.end()) {
+      static const prometheus::Histogram::BucketBoundaries kBuckets = {
+          0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10};
+      Impl::ModelSeries added{&impl_->infer->Add({{"model", model}, {"outcome", "success"}}),
+                              &impl_->infer->Add({{"model", model}, {"outcome", "failure"}}),
+                              &impl_->duration->Add({{"model", model}}, kBuckets)};
+      it = impl_->models.emplace(model, added).first;
+    }
+    series = it->second;
+  }
+  (ok ? series.success : series.failure)->Increment();
+  series.duration->Observe(std::chrono::duration<double>(duration).count());
 }
 
 std::string ServerMetrics::Scrape() const {

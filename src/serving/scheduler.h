@@ -133,6 +133,8 @@ class Scheduler {
   // --- Views (CLI now, HTTP later) ---
   std::vector<std::string> ModelNames() const;
   // The configuration a loaded model was loaded with; NOT_FOUND if it is not loaded.
+  // Whether `model` is loaded (no copy of its configuration: the inference path asks this).
+  bool IsLoaded(const std::string& model) const { return Find(model) != nullptr; }
   Result<ModelConfig> LoadedConfig(const std::string& model) const;
   std::vector<InstanceInfo> Instances(const std::string& model = "") const;
   std::vector<PlacementDecision> Decisions(const std::string& model = "") const;

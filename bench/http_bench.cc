@@ -371,14 +371,9 @@ int RunMlp(const BenchOptions& o) {
   return 0;
 }
 
-// The MLP server's answer to `request`: status, body and its Inference-Header-Content-Length.
-struct CannedResponse {
-  int status = 0;
-  std::string body;
-};
-
-std::optional<CannedResponse> FetchResponse(ServerProcess& server,
-                                            const EncodedInferRequest& request) {
+// The body of the MLP server's 200 answer to `request`.
+std::optional<std::string> FetchResponseBody(ServerProcess& server,
+                                             const EncodedInferRequest& request) {
   std::promise<std::pair<Status, HttpClientResponse>> answered;
   server.client().Send("POST", request.target,
                        {{"Content-Type", "application/octet-stream"},
@@ -392,12 +387,12 @@ std::optional<CannedResponse> FetchResponse(ServerProcess& server,
                  r.status);
     return std::nullopt;
   }
-  return CannedResponse{r.status, std::move(r.body)};
+  return std::move(r.body);
 }
 
-// The floor server's child: HttpServer on one Asio thread; every POST gets `canned`, anything
-// else 200 "{}" (the readiness poll). Runs until SIGTERM.
-int ServeCanned(int port, const CannedResponse& canned, size_t json_size) {
+// The floor server's child: HttpServer on one Asio thread; every POST gets 200 with `body`,
+// anything else 200 "{}" (the readiness poll). Runs until SIGTERM.
+int ServeCanned(int port, const std::string& body, size_t json_size) {
   sigset_t term;
   sigemptyset(&term);
   sigaddset(&term, SIGTERM);
@@ -408,10 +403,10 @@ int ServeCanned(int port, const CannedResponse& canned, size_t json_size) {
   const std::string header_length = std::to_string(json_size);
   auto server = HttpServer::Create(options, [&](HttpRequest request, Responder respond) {
     if (request.method != "POST") return respond({200, "application/json", {}, "{}"});
-    respond({canned.status,
+    respond({200,
              "application/octet-stream",
              {{"Inference-Header-Content-Length", header_length}},
-             canned.body});
+             body});
   });
   if (!server.ok()) return 1;
   (*server)->Start();
@@ -423,7 +418,7 @@ int ServeCanned(int port, const CannedResponse& canned, size_t json_size) {
 
 int RunHttpFloor(const BenchOptions& o) {
   std::optional<EncodedInferRequest> request;
-  std::optional<CannedResponse> canned;
+  std::optional<std::string> canned;
   {
     ServerProcess mlp(
         o, {"--models", "mlp_forecaster", "--processors", "cpu:0", "--http-threads", "1"}, false,
@@ -431,18 +426,19 @@ int RunHttpFloor(const BenchOptions& o) {
     if (!mlp.WaitReady()) return 1;
     request = OneSampleRequest(mlp, "mlp_forecaster");
     if (!request) return 1;
-    canned = FetchResponse(mlp, *request);
+    canned = FetchResponseBody(mlp, *request);
     if (!canned) return 1;
   }
-  // The response's JSON part is as long as the request's is near enough; the bytes on the wire
-  // are the MLP server's.
+  // Its Inference-Header-Content-Length carries the request's JSON length, not the response's:
+  // the load generator does not read it, and it has as many digits, so the bytes on the wire are
+  // the MLP server's.
   ServerProcess floor(o, [&](int port) { return ServeCanned(port, *canned, request->json_size); });
   if (!floor.WaitReady()) return 1;
   LoadResult r = Drive(floor, *request, o.mlp_clients, o.warmup_s, o.duration_s);
   std::printf(
       "http floor: HttpServer alone on core 0 answering the MLP's %zu-byte response, %d "
       "keep-alive clients, the MLP's %zu-byte binary request\n",
-      canned->body.size(), o.mlp_clients, request->body->size());
+      canned->size(), o.mlp_clients, request->body->size());
   std::printf("requests/s %.0f, server CPU %.1f us/request (%ld failed)\n", r.requests_per_s,
               r.server_cpu_us_per_request, static_cast<long>(r.failures));
   return 0;

@@ -37,25 +37,13 @@ class JsonTree::Builder {
     if (n != nullptr) n->value.d = v;
     return n != nullptr;
   }
-  bool string(json::string_t& v) {
-    uint32_t off = 0;
-    if (!Store(v, off)) return false;
-    Node* n = Add(Kind::kString);
-    if (n != nullptr) n->value.s = {off, static_cast<uint32_t>(v.size())};
-    return n != nullptr;
-  }
+  bool string(json::string_t& v) { return AddText(Kind::kString, v); }
   bool binary(json::binary_t&) { return Fail("binary values are not JSON"); }
   bool start_object(size_t) { return Open(Kind::kObject); }
   bool start_array(size_t) { return Open(Kind::kArray); }
   bool end_object() { return Close(); }
   bool end_array() { return Close(); }
-  bool key(json::string_t& k) {
-    uint32_t off = 0;
-    if (!Store(k, off)) return false;
-    Node* n = Add(Kind::kKey);
-    if (n != nullptr) n->value.s = {off, static_cast<uint32_t>(k.size())};
-    return n != nullptr;
-  }
+  bool key(json::string_t& k) { return AddText(Kind::kKey, k); }
   bool parse_error(size_t, const std::string&, const nlohmann::detail::exception& e) {
     return Fail(std::string("malformed JSON: ") + e.what());
   }
@@ -68,13 +56,16 @@ class JsonTree::Builder {
     return false;
   }
 
-  // Offsets are 32-bit: a JSON text of 4 GiB or more is refused, never truncated.
-  bool Store(const std::string& s, uint32_t& off) {
-    if (tree_.text_.size() + s.size() > std::numeric_limits<uint32_t>::max()) {
+  // A string or key node; its text goes to the shared buffer. Offsets are 32-bit: a JSON text
+  // of 4 GiB or more is refused, never truncated.
+  bool AddText(Kind kind, const std::string& text) {
+    if (tree_.text_.size() + text.size() > std::numeric_limits<uint32_t>::max()) {
       return Fail("the JSON text is too large");
     }
-    off = static_cast<uint32_t>(tree_.text_.size());
-    tree_.text_ += s;
+    Node* n = Add(kind);
+    if (n == nullptr) return false;
+    n->value.s = {static_cast<uint32_t>(tree_.text_.size()), static_cast<uint32_t>(text.size())};
+    tree_.text_ += text;
     return true;
   }
 
@@ -179,12 +170,6 @@ JsonValue::Iterator JsonValue::end() const {
 std::string_view JsonValue::KeyOf(uint32_t member) const {
   const auto& k = tree_->nodes_[member - 1].value.s;  // the key node before the value
   return std::string_view(tree_->text_).substr(k.off, k.len);
-}
-
-JsonValue JsonValue::operator[](size_t i) const {
-  auto it = begin();
-  for (size_t k = 0; k < i; ++k) ++it;
-  return *it;
 }
 
 JsonValue JsonValue::Find(std::string_view key) const {

@@ -49,7 +49,6 @@ class JsonValue {
 
   // Containers: their direct children, in order.
   size_t size() const;
-  JsonValue operator[](size_t i) const;        // i < size(); linear in i
   JsonValue Find(std::string_view key) const;  // objects; !exists() when absent
 
   class Iterator {

@@ -295,6 +295,8 @@ TEST_F(KServeHttpTest, MetricsArePrometheusText) {
   o.metrics_port = 0;
   Start(o);
   ASSERT_EQ(client_->Post(kInferPath, JsonInfer(1)).status, 200);
+  ASSERT_EQ(client_->Post(kInferPath, JsonInfer(2)).status, 200);
+  ASSERT_EQ(client_->Post(kInferPath, "{").status, 400);
   HttpClient metrics(server_->server().metrics_port());
   auto m = metrics.Get("/metrics");
   ASSERT_EQ(m.status, 200) << m.error;
@@ -305,9 +307,15 @@ TEST_F(KServeHttpTest, MetricsArePrometheusText) {
         "batchwise_processor_utilization", "batchwise_placement_moves_total"}) {
     EXPECT_NE(m.body.find(name), std::string::npos) << name;
   }
-  EXPECT_NE(m.body.find(R"(batchwise_inference_requests_total{model="tiny",outcome="success"} 1)"),
-            std::string::npos)
-      << m.body;
+  // Each outcome and each status code in its own series.
+  for (const char* series :
+       {R"(batchwise_inference_requests_total{model="tiny",outcome="success"} 2)",
+        R"(batchwise_inference_requests_total{model="tiny",outcome="failure"} 1)",
+        R"(batchwise_http_requests_total{code="200",endpoint="infer"} 2)",
+        R"(batchwise_http_requests_total{code="400",endpoint="infer"} 1)",
+        R"(batchwise_request_duration_seconds_count{model="tiny"} 3)"}) {
+    EXPECT_NE(m.body.find(series), std::string::npos) << series << "\n" << m.body;
+  }
 }
 
 class KServeHttpGatedTest : public KServeHttpTest {

@@ -222,7 +222,7 @@ struct ServerMetrics::Impl {
   };
   std::mutex mu;
   std::unordered_map<std::string, ModelSeries> models GUARDED_BY(mu);
-  std::map<std::pair<std::string, int>, prometheus::Counter*, std::less<>> endpoints GUARDED_BY(mu);
+  std::map<std::pair<std::string, int>, prometheus::Counter*> endpoints GUARDED_BY(mu);
 };
 
 Result<std::unique_ptr<ServerMetrics>> ServerMetrics::Create(const Options& options) {

@@ -7,6 +7,10 @@
 // time. All latencies are simulated-device latencies plus this machine's real queueing and
 // scheduling: results are labelled simulated.
 //
+// Fixed sizes run twice: with the same 5 ms dispatch cap as queue_delay (a partial batch leaves
+// after 5 ms, which makes a large fixed size adapt at low load), and "full" (a batch leaves when
+// full or when its oldest request has waited the whole SLO: a static batch size).
+//
 //   build/bench/batching_policies [--phases 10s@0.3,10s@0.9,10s@0.5] [--slo-ms 20] [--json out.json]
 #include <cstdio>
 #include <filesystem>
@@ -28,6 +32,11 @@ struct Variant {
   std::string name;
   BatchPolicy policy;
   int fixed_size = 0;
+  // How long the oldest request may wait for its batch to fill, as a share of the SLO.
+  // 0.25 (5 ms of a 20 ms SLO) for every variant but the "full" fixed ones, which wait up to the
+  // whole SLO: a fixed size that dispatches only full batches unless a request would otherwise
+  // wait past its target (a static batch size, the baseline without a short dispatch cap).
+  double wait_share_of_slo = 0.25;
 };
 
 struct Args {
@@ -63,7 +72,7 @@ BatcherOptions OptionsFor(const Variant& v, const Args& a) {
   o.controller.latency_target_micros = static_cast<int64_t>(a.slo_ms * 1000);
   o.controller.fixed.batch_size = v.fixed_size ? v.fixed_size : 8;
   o.max_queue_size = 4096;
-  o.max_queue_delay_micros = static_cast<int64_t>(a.slo_ms * 1000 / 4);
+  o.max_queue_delay_micros = static_cast<int64_t>(a.slo_ms * 1000 * v.wait_share_of_slo);
   o.default_timeout_micros = static_cast<int64_t>(a.slo_ms * 1000 * 10);
   return o;
 }
@@ -175,6 +184,10 @@ int Main(const Args& a) {
                                     {"fixed 16", BatchPolicy::kFixed, 16},
                                     {"fixed 32", BatchPolicy::kFixed, 32},
                                     {"fixed 64", BatchPolicy::kFixed, 64},
+                                    {"fixed 8 full", BatchPolicy::kFixed, 8, 1.0},
+                                    {"fixed 16 full", BatchPolicy::kFixed, 16, 1.0},
+                                    {"fixed 32 full", BatchPolicy::kFixed, 32, 1.0},
+                                    {"fixed 64 full", BatchPolicy::kFixed, 64, 1.0},
                                     {"queue_delay", BatchPolicy::kQueueDelay},
                                     {"aimd", BatchPolicy::kAimd},
                                     {"trend", BatchPolicy::kTrend}};
@@ -203,6 +216,27 @@ int Main(const Args& a) {
     for (const auto& p : o.result.phases) phases.push_back(p.ToJson());
     j.push_back({{"policy", o.variant.name}, {"total", r.ToJson()}, {"phases", phases},
                  {"reversals", o.reversals}, {"final_size", o.final_size}});
+  }
+  // The headline ratios: trend against the best single fixed size of each kind over the whole
+  // run, and against aimd's direction changes.
+  double best_capped = 0, best_full = 0;
+  const Outcome* trend = nullptr;
+  const Outcome* aimd = nullptr;
+  for (const auto& o : all) {
+    const double g = o.result.total.goodput_per_s();
+    if (o.variant.policy == BatchPolicy::kFixed) {
+      double& best = o.variant.wait_share_of_slo < 1 ? best_capped : best_full;
+      best = std::max(best, g);
+    }
+    if (o.variant.policy == BatchPolicy::kTrend) trend = &o;
+    if (o.variant.policy == BatchPolicy::kAimd) aimd = &o;
+  }
+  if (trend && aimd && best_capped > 0 && best_full > 0) {
+    const double g = trend->result.total.goodput_per_s();
+    std::printf("\ntrend goodput over the whole run: %.2fx the best single fixed size with a "
+                "%.0f ms dispatch cap, %.2fx the best single full-batch fixed size; direction "
+                "changes %d vs aimd's %d\n",
+                g / best_capped, a.slo_ms / 4, g / best_full, trend->reversals, aimd->reversals);
   }
   if (!a.json_path.empty()) std::ofstream(a.json_path) << j.dump(2) << "\n";
   return 0;

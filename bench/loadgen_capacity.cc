@@ -4,11 +4,16 @@
 // engine), so what limits the rate is the generator (and the loopback), not the model.
 // The server's threads run on the last core, the generator on core 0. For each offered Poisson
 // rate: answered/s, the share of requests sent more than 1 ms after their intended time, and the
-// latency counted from the intended time.
+// latency counted from the intended time, and the generator's own CPU time per request (all its
+// threads: the driver and the client's I/O thread, told from the server's by their core).
+#include <dirent.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -25,6 +30,30 @@ void PinTo(int core) {
   CPU_ZERO(&set);
   CPU_SET(core, &set);
   sched_setaffinity(0, sizeof(set), &set);
+}
+
+// utime + stime, in seconds, of this process's threads allowed on `core` alone.
+double CpuSecondsOfThreadsOn(int core) {
+  double ticks = 0;
+  DIR* dir = opendir("/proc/self/task");
+  if (!dir) return 0;
+  while (dirent* e = readdir(dir)) {
+    const int tid = std::atoi(e->d_name);
+    cpu_set_t set;
+    if (tid <= 0 || sched_getaffinity(tid, sizeof(set), &set) != 0) continue;
+    if (CPU_COUNT(&set) != 1 || !CPU_ISSET(core, &set)) continue;
+    std::ifstream in("/proc/self/task/" + std::string(e->d_name) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), {});
+    const size_t paren = stat.rfind(')');
+    if (paren == std::string::npos) continue;  // the thread exited between listing and reading
+    std::istringstream rest(stat.substr(paren + 2));
+    std::string field;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+      if (i == 14 || i == 15) ticks += std::stod(field);
+    }
+  }
+  closedir(dir);
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // The trivial model: metadata of an MLP-shaped input, every infer answered with 24 zero floats.
@@ -72,8 +101,9 @@ int Run(const std::vector<double>& rates, double duration_s, int client_threads)
       "trivial model on core %d, generator on core 0 (%d client thread(s)), Poisson, %.0f s "
       "per rate after 1 s warm-up\n",
       cores - 1, client_threads, duration_s);
-  std::printf("%10s %10s %9s %9s %9s %9s %9s %8s\n", "offered/s", "answered/s", "answered",
-              "late>1ms", "p50 ms", "p99 ms", "p99.9 ms", "errors");
+  std::printf("%10s %10s %9s %9s %9s %9s %9s %8s %10s %9s\n", "offered/s", "answered/s",
+              "answered", "late>1ms", "p50 ms", "p99 ms", "p99.9 ms", "errors", "gen us/req",
+              "gen core");
   auto ms = [](Duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
   for (double rate : rates) {
     ArrivalGenerator arrivals(
@@ -83,15 +113,22 @@ int Run(const std::vector<double>& rates, double duration_s, int client_threads)
         ArrivalProcess::kPoisson, 7);
     DriverOptions o;
     o.warmup = std::chrono::seconds(1);
+    const double cpu0 = CpuSecondsOfThreadsOn(0);
+    const auto wall0 = std::chrono::steady_clock::now();
     OpenLoopResult r = RunOpenLoop(SystemClock(), arrivals, InferSender(**client, *request), o);
+    const double cpu = CpuSecondsOfThreadsOn(0) - cpu0;
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
     const LoadReport& t = r.total;
     uint64_t errors = t.not_sent;
     for (const auto& [k, v] : t.errors) errors += v;
-    std::printf("%10.0f %10.1f %8.1f%% %8.2f%% %9.2f %9.2f %9.2f %8llu\n", rate,
+    // Warm-up included on both sides of the ratio: every request sent costs generator time.
+    const double per_request_us = 1e6 * cpu / std::max(1.0, rate * wall);
+    std::printf("%10.0f %10.1f %8.1f%% %8.2f%% %9.2f %9.2f %9.2f %8llu %10.1f %8.0f%%\n", rate,
                 t.throughput_per_s(), 100.0 * t.ok / std::max<uint64_t>(1, t.sent),
                 100.0 * t.sent_late / std::max<uint64_t>(1, t.sent), ms(t.latency.Percentile(50)),
                 ms(t.latency.Percentile(99)), ms(t.latency.Percentile(99.9)),
-                static_cast<unsigned long long>(errors));
+                static_cast<unsigned long long>(errors), per_request_us, 100 * cpu / wall);
     std::fflush(stdout);
   }
   return 0;

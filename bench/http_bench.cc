@@ -62,6 +62,7 @@ struct BenchOptions {
   int batch = 8;
   int resnet_clients = 24;
   int mlp_clients = 128;  // well above the largest batch (64): batches fill without waiting
+  std::vector<int> mlp_batches = {1, 8, 64};  // mlp-efficiency
   double warmup_s = 3;
   double duration_s = 10;
   int rounds = 2;
@@ -245,18 +246,24 @@ LoadResult Drive(const ServerProcess& server, const EncodedInferRequest& request
   return r;
 }
 
-// The raw engine as the server runs it: TorchScript, core 0, one thread, batches of `batch`.
+// The raw engine as the server runs it: core 0, one thread, batches of `batch`.
 class RawEngine {
  public:
-  static std::unique_ptr<RawEngine> Create(const BenchOptions& o, const ModelConfig& config) {
-    const ModelEngineFile* file = config.FindEngine(EngineKind::kTorchScript);
+  static std::unique_ptr<RawEngine> Create(const BenchOptions& o, const ModelConfig& config,
+                                           EngineKind kind = EngineKind::kTorchScript) {
+    const ModelEngineFile* file = config.FindEngine(kind);
+    if (!file) {
+      std::fprintf(stderr, "%s has no %s engine\n", config.name.c_str(),
+                   std::string(EngineKindName(kind)).c_str());
+      return nullptr;
+    }
     EngineOptions eo;
     eo.model_path = file->path;
     eo.target.cpu_cores = {0};
     eo.target.num_threads = 1;
     eo.inputs = config.inputs;
     eo.outputs = config.outputs;
-    auto engine = CreateEngine(EngineKind::kTorchScript, eo);
+    auto engine = CreateEngine(kind, eo);
     if (!engine.ok()) {
       std::fprintf(stderr, "%s\n", engine.status().ToString().c_str());
       return nullptr;
@@ -371,6 +378,46 @@ int RunMlp(const BenchOptions& o) {
   return 0;
 }
 
+// Serving efficiency for the MLP: the raw engine (the server's own engine kind, core 0, 1 thread)
+// against the server with the same fixed batch size, for each of `mlp_batches`. The server is
+// pinned to core 0 with its HTTP thread, as in RunMlp; each batch size gets a fresh server.
+int RunMlpEfficiency(const BenchOptions& o) {
+  auto config = LoadModelConfig(o.models_dir + "/mlp_forecaster");
+  if (!config.ok()) {
+    std::fprintf(stderr, "%s\n", config.status().ToString().c_str());
+    return 1;
+  }
+  const EngineKind kind = config->engines.front().engine;
+  std::printf(
+      "mlp_forecaster (%s engine on core 0, 1 thread): raw engine vs server with the same fixed "
+      "batch size, %d HTTP clients of 1 sample\n",
+      std::string(EngineKindName(kind)).c_str(), o.mlp_clients);
+  std::printf("%6s %16s %16s %10s %18s\n", "batch", "raw samples/s", "server samples/s",
+              "server/raw", "server us/request");
+  for (int batch : o.mlp_batches) {
+    BenchOptions ob = o;
+    ob.batch = batch;
+    auto raw = RawEngine::Create(ob, *config, kind);
+    if (!raw) return 1;
+    raw->SamplesPerS(o.warmup_s);
+    const double raw_rate = raw->SamplesPerS(o.duration_s);
+    raw.reset();
+    ServerProcess server(o,
+                         {"--models", "mlp_forecaster", "--processors", "cpu:0", "--http-threads",
+                          "1", "--batch-policy", "fixed", "--batch-size", std::to_string(batch)},
+                         false, 0);
+    if (!server.WaitReady()) return 1;
+    const auto request = OneSampleRequest(server, "mlp_forecaster");
+    if (!request) return 1;
+    const LoadResult r = Drive(server, *request, o.mlp_clients, o.warmup_s, o.duration_s);
+    std::printf("%6d %16.0f %16.0f %9.2f%% %18.1f  (%ld failed)\n", batch, raw_rate,
+                r.requests_per_s, 100 * r.requests_per_s / raw_rate, r.server_cpu_us_per_request,
+                static_cast<long>(r.failures));
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 // The body of the MLP server's 200 answer to `request`.
 std::optional<std::string> FetchResponseBody(ServerProcess& server,
                                              const EncodedInferRequest& request) {
@@ -454,13 +501,16 @@ int main(int argc, char** argv) {
       "per request"};
   app.add_option("--batchwise", o.batchwise, "the batchwise binary")->capture_default_str();
   app.add_option("--models-dir", o.models_dir, "model repository")->capture_default_str();
-  app.add_option("--which", o.which, "resnet, mlp, http-floor")
+  app.add_option("--which", o.which, "resnet, mlp, mlp-efficiency, http-floor")
       ->delimiter(',')
       ->capture_default_str();
   app.add_option("--batch", o.batch, "ResNet batch size (raw and server)")->capture_default_str();
   app.add_option("--resnet-clients", o.resnet_clients, "ResNet HTTP clients")
       ->capture_default_str();
   app.add_option("--mlp-clients", o.mlp_clients, "MLP HTTP clients")->capture_default_str();
+  app.add_option("--mlp-batches", o.mlp_batches, "mlp-efficiency: batch sizes")
+      ->delimiter(',')
+      ->capture_default_str();
   app.add_option("--warmup-s", o.warmup_s, "warm-up per measurement")->capture_default_str();
   app.add_option("--duration-s", o.duration_s, "measuring window")->capture_default_str();
   app.add_option("--rounds", o.rounds, "raw/HTTP alternations for ResNet")->capture_default_str();
@@ -474,7 +524,8 @@ int main(int argc, char** argv) {
   int rc = 0;
   for (const auto& w : o.which) {
     rc |= w == "resnet"       ? batchwise::RunResnet(o)
-          : w == "http-floor" ? batchwise::RunHttpFloor(o)
+          : w == "http-floor"     ? batchwise::RunHttpFloor(o)
+          : w == "mlp-efficiency" ? batchwise::RunMlpEfficiency(o)
                               : batchwise::RunMlp(o);
   }
   return rc;

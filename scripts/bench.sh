@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Every benchmark scenario of docs/benchmarks.md, each comparing its variants side by side in one
+# run. Benchmarks are never timed tests; this is their one command.
+#
+# Usage: scripts/bench.sh [scenario ...]      (default: all, in this order)
+#   serving            server vs raw engine: ResNet-18 (batch 8), the MLP at batches 1/8/64, the
+#                      MLP's server CPU per request, the HTTP floor (bench/http_bench)
+#   policies-sim       batching policies on the simulated A100, two schedules (bench/batching_policies)
+#   policies-mlp       batching policies over HTTP, MLP on cpu:0, 30/75/50 % (bench/http_policies.sh)
+#   policies-resnet18  batching policies over HTTP, ResNet-18 on cpu:0, SLO 300 ms
+#   placement          least-workload vs all-on-fastest vs round-robin, two simulated fleets
+#   loadgen            the load generator's capacity against a trivial model
+# Results go to bench-out/<date>-<commit>/<scenario>.txt (and the policy runs' JSON and plots).
+# Environment: BUILD (build dir, default build), BUILD_TYPE (default Release).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${BUILD:-build}
+scripts/deps.sh
+scripts/build.sh "$build" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" -DBATCHWISE_BUILD_BENCH=ON
+[ -d models/mlp_forecaster ] || /usr/bin/python3 tools/gen_models.py --out models
+export OMP_WAIT_POLICY=PASSIVE
+out=bench-out/$(date -u +%Y%m%d-%H%M)-$(git rev-parse --short HEAD)
+mkdir -p "$out"
+scenarios=("$@")
+((${#scenarios[@]})) || scenarios=(serving policies-sim policies-mlp policies-resnet18 placement loadgen)
+
+run() {  # run <scenario>
+  case "$1" in
+    serving)
+      "$build"/bench/http_bench --batchwise "$build"/batchwise --which resnet --rounds 4 \
+        --warmup-s 10 --duration-s 12
+      "$build"/bench/http_bench --batchwise "$build"/batchwise --which mlp,mlp-efficiency,http-floor \
+        --warmup-s 3 --duration-s 10 ;;
+    policies-sim)
+      "$build"/bench/batching_policies --phases 10s@0.3,10s@0.9,10s@0.5 --json "$out"/policies-sim-a.json
+      "$build"/bench/batching_policies --phases 10s@0.1,10s@0.9,10s@0.3 --json "$out"/policies-sim-b.json ;;
+    policies-mlp) BUILD=$build LOADS="0.3 0.75 0.5" bench/http_policies.sh mlp "$out"/policies-mlp ;;
+    policies-resnet18) BUILD=$build bench/http_policies.sh resnet18 "$out"/policies-resnet18 ;;
+    placement) "$build"/bench/placement_bench --seconds 10 ;;
+    loadgen)
+      for i in 1 2 3; do
+        "$build"/bench/loadgen_capacity --rates 12000,24000,32000,40000,48000 --duration-s 4
+      done ;;
+    *) echo "unknown scenario: $1 (see the header of $0)" >&2; return 2 ;;
+  esac
+}
+
+for s in "${scenarios[@]}"; do
+  echo "== $s (results in $out/$s.txt)"
+  run "$s" 2>&1 | tee "$out/$s.txt"
+done
+echo "bench.sh: done; results in $out"

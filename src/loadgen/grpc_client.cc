@@ -39,8 +39,9 @@ class GrpcClient::Impl {
 
   ~Impl() {
     std::unique_lock<std::mutex> l(mu_);
+    closing_ = true;
     for (Call* c : calls_) c->context.TryCancel();
-    drained_.wait(l, [this] { return calls_.empty(); });
+    drained_.wait(l, [this] { return in_flight_ == 0; });
   }
 
   void Infer(std::shared_ptr<const ModelInferRequest> request, InferCallback done) {
@@ -49,8 +50,15 @@ class GrpcClient::Impl {
     call->context.set_deadline(std::chrono::system_clock::now() +
                                std::chrono::milliseconds(options_.timeout_ms));
     {
-      std::lock_guard<std::mutex> l(mu_);
+      std::unique_lock<std::mutex> l(mu_);
+      if (closing_) {  // a completion callback sending again while the client is destroyed
+        l.unlock();
+        call->done(Cancelled("the gRPC client is shutting down"), nullptr);
+        delete call;
+        return;
+      }
       calls_.insert(call);
+      ++in_flight_;
     }
     GRPCInferenceService::Stub& stub = NextStub();
     stub.async()->ModelInfer(&call->context, call->request.get(), call->response.get(),
@@ -103,15 +111,20 @@ class GrpcClient::Impl {
     return *stubs_[next_.fetch_add(1, std::memory_order_relaxed) % stubs_.size()];
   }
 
+  // Runs on a gRPC callback thread. The call (its ClientContext holds a reference to the
+  // channel) is deleted before the destructor can see in_flight_ reach 0: were the last channel
+  // reference dropped here instead, gRPC would shut its callback thread pool down from one of
+  // its own threads (grpc/grpc#32584), which aborts.
   void Complete(Call* call, const grpc::Status& s) {
     Status status = FromGrpcStatus(s);
     call->done(status, status.ok() ? std::move(call->response) : nullptr);
     {
       std::lock_guard<std::mutex> l(mu_);
-      calls_.erase(call);
-      if (calls_.empty()) drained_.notify_all();
+      calls_.erase(call);  // no longer to be cancelled
     }
     delete call;
+    std::lock_guard<std::mutex> l(mu_);
+    if (--in_flight_ == 0) drained_.notify_all();
   }
 
   const Options options_;
@@ -120,6 +133,8 @@ class GrpcClient::Impl {
   std::mutex mu_;
   std::condition_variable drained_;
   std::unordered_set<Call*> calls_ GUARDED_BY(mu_);
+  size_t in_flight_ GUARDED_BY(mu_) = 0;  // calls_ plus those completing, not yet deleted
+  bool closing_ GUARDED_BY(mu_) = false;
 };
 
 Status GrpcClient::Options::Validate() const {

@@ -1,12 +1,14 @@
 // The KServe v2 gRPC endpoint end to end: a real Server (fake engines over a temporary
 // repository, as kserve_http_test.cc) with its gRPC port open, driven with the generated stub.
 // Errors are checked against what the HTTP endpoint answers for the same request.
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -196,6 +198,23 @@ TEST_F(KServeGrpcTest, StreamingIsUnimplemented) {
   ModelStreamInferResponse r;
   EXPECT_FALSE(stream->Read(&r));
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+}
+
+// Upstream RPCs our proto does not declare (ModelConfig, the repository extension) reach the
+// server as unknown methods.
+TEST_F(KServeGrpcTest, UndeclaredUpstreamRpcsAreUnimplemented) {
+  grpc::GenericStub generic(grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->grpc_port()),
+                                                grpc::InsecureChannelCredentials()));
+  for (const char* method : {"/inference.GRPCInferenceService/ModelConfig",
+                             "/inference.GRPCInferenceService/RepositoryIndex"}) {
+    grpc::ClientContext ctx;
+    grpc::Slice empty("");  // an empty ModelConfigRequest / RepositoryIndexRequest
+    grpc::ByteBuffer request(&empty, 1), response;
+    std::promise<grpc::Status> done;
+    generic.UnaryCall(&ctx, method, grpc::StubOptions(), &request, &response,
+                      [&done](grpc::Status s) { done.set_value(std::move(s)); });
+    EXPECT_EQ(done.get_future().get().error_code(), grpc::StatusCode::UNIMPLEMENTED) << method;
+  }
 }
 
 // One bad request, in both protocols' encodings.

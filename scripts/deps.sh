@@ -11,6 +11,7 @@ PACKAGES=(
   python3-torch python3-torchvision python3-onnx
   gnuplot-nox
   libboost1.74-dev prometheus-cpp-dev libcurl4-openssl-dev
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   clang-14 libfuzzer-14-dev
 )
 

@@ -2,7 +2,7 @@
 # The README's second command (and CI's): the whole test suite.
 # 1. Optimised build with debug info, reference models generated, every test.
 # 2. ThreadSanitizer build, run on the tests of the concurrent parts (clock, batching, profiler,
-#    monitor, placement, serving, HTTP frontend).
+#    monitor, placement, serving, HTTP frontend; not gRPC, see below).
 # 3. The request decoder's fuzz target for 20 s (scripts/fuzz.sh; longer runs by hand).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,9 +15,12 @@ scripts/build.sh build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBATCHWISE_BUILD_
 BATCHWISE_MODELS=$PWD/models OMP_WAIT_POLICY=PASSIVE build-test/batchwise_tests
 
 BUILD_TARGET=batchwise_tests scripts/build.sh build-tsan -DBATCHWISE_SANITIZE=thread -DBATCHWISE_BUILD_BENCH=OFF
-TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+# The gRPC tests (*Grpc*) are left out: Debian's libgrpc is not instrumented, so TSan cannot see
+# its hand-offs and reports hundreds of races at its boundary (docs/grpc-api.md, "ThreadSanitizer");
+# scripts/tsan.supp holds the suppressions for the reports that lie wholly inside gRPC/Abseil.
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/scripts/tsan.supp" \
   build-tsan/batchwise_tests \
-  --gtest_filter='*Clock*:*Batch*:*Controller*:*MannKendall*:*Convergence*:*Profiler*:*Monitor*:*Placer*:*Scheduler*:*Scenario*:*KServe*:*HttpClient*:*OpenLoop*:*ClosedLoop*'
+  --gtest_filter='*Clock*:*Batch*:*Controller*:*MannKendall*:*Convergence*:*Profiler*:*Monitor*:*Placer*:*Scheduler*:*Scenario*:*KServe*:*HttpClient*:*OpenLoop*:*ClosedLoop*:-*Grpc*'
 
 # The KServe request decoder under libFuzzer (clang, ASan+UBSan) for a short while.
 scripts/fuzz.sh 20

@@ -1,8 +1,9 @@
 // `batchwise bench`: the load generator against a running KServe v2 server over HTTP (binary
-// tensors). Open loop (constant or Poisson arrivals on a rate schedule of steps and ramps, one
-// schedule per model, latency counted from each request's intended send time) or closed loop
-// (N clients). Prints a table per model and phase; writes JSON, CSV time series and a plot of
-// latency, goodput and the server's batch size (polled from /v2/batchwise/models) over time.
+// tensors) or gRPC (raw_input_contents; --protocol grpc). Open loop (constant or Poisson arrivals
+// on a rate schedule of steps and ramps, one schedule per model, latency counted from each
+// request's intended send time) or closed loop (N clients). Prints a table per model and phase;
+// writes JSON, CSV time series and a plot of latency, goodput and the server's batch size (polled
+// from /v2/batchwise/models) over time.
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
@@ -14,6 +15,7 @@
 #include "cli/commands.h"
 #include "loadgen/arrivals.h"
 #include "loadgen/driver.h"
+#include "loadgen/grpc_client.h"
 #include "loadgen/http_client.h"
 #include "loadgen/kserve_load.h"
 #include "loadgen/load_report.h"
@@ -25,6 +27,9 @@ using json = nlohmann::json;
 
 struct BenchArgs {
   std::string url = "http://127.0.0.1:8000";
+  std::string protocol = "http";  // or "grpc": inference over gRPC, the rest still over HTTP
+  std::string grpc_url = "127.0.0.1:8001";
+  int grpc_channels = 1;
   std::vector<std::string> models;  // NAME or NAME=SCHEDULE
   std::string schedule = "20s@100";
   std::string arrivals = "poisson";
@@ -85,12 +90,13 @@ std::string PhaseLabel(const RatePhase& p) {
 // One model's load: its request, its schedule, its run.
 struct ModelPlan {
   std::string name;
-  RateSchedule schedule{{}};  // open loop
-  EncodedInferRequest request;
+  RateSchedule schedule{{}};                                         // open loop
+  EncodedInferRequest request;                                       // --protocol http
+  std::shared_ptr<const inference::ModelInferRequest> grpc_request;  // --protocol grpc
   ModelLoadResult result;
 };
 
-Result<std::vector<ModelPlan>> Plan(const BenchArgs& a, HttpClient& client) {
+Result<std::vector<ModelPlan>> Plan(const BenchArgs& a, HttpClient& client, GrpcClient* grpc) {
   std::vector<ModelPlan> plans;
   for (const std::string& spec : a.models) {
     ModelPlan p;
@@ -99,7 +105,13 @@ Result<std::vector<ModelPlan>> Plan(const BenchArgs& a, HttpClient& client) {
     auto schedule = RateSchedule::Parse(eq == std::string::npos ? a.schedule : spec.substr(eq + 1));
     if (!schedule.ok()) return schedule.status().WithContext("schedule of '" + p.name + "'");
     p.schedule = std::move(*schedule);
-    BW_ASSIGN_OR_RETURN(p.request, PrepareInferRequest(client, p.name, a.batch, a.seed));
+    if (grpc != nullptr) {
+      auto r = PrepareGrpcInferRequest(*grpc, p.name, a.batch, a.seed);
+      if (!r.ok()) return r.status().WithContext(a.grpc_url);
+      p.grpc_request = *r;
+    } else {
+      BW_ASSIGN_OR_RETURN(p.request, PrepareInferRequest(client, p.name, a.batch, a.seed));
+    }
     p.result.model = p.name;
     p.result.slo_ms = a.slo_ms > 0 ? a.slo_ms : ModelSloMs(client, p.name);
     plans.push_back(std::move(p));
@@ -111,7 +123,8 @@ Duration Seconds(double s) {
   return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
 }
 
-void RunModel(const BenchArgs& a, Clock& clock, HttpClient& client, TimePoint start, ModelPlan& p) {
+void RunModel(const BenchArgs& a, Clock& clock, HttpClient& client, GrpcClient* grpc,
+              TimePoint start, ModelPlan& p) {
   const Duration slo = Seconds(p.result.slo_ms / 1000);
   LoadTimeSeries series(start, Seconds(a.window_s), slo);
   DriverOptions o;
@@ -121,7 +134,8 @@ void RunModel(const BenchArgs& a, Clock& clock, HttpClient& client, TimePoint st
   o.on_complete = [&series](TimePoint intended, TimePoint done, const Status& s) {
     series.Record(intended, done, s);
   };
-  SendFn send = InferSender(client, p.request);
+  SendFn send =
+      grpc != nullptr ? GrpcInferSender(*grpc, p.grpc_request) : InferSender(client, p.request);
   if (a.concurrency > 0) {
     LoadReport r = RunClosedLoop(clock, a.concurrency, Seconds(a.duration_s), send, o);
     p.result.result.total = r;
@@ -141,8 +155,11 @@ Status Write(const BenchArgs& a, const std::vector<ModelLoadResult>& results,
              const std::vector<ControllerPoller::Sample>& controller) {
   if (!a.json_path.empty()) {
     json j = LoadResultsJson(results, controller);
-    j["command"] = {{"url", a.url},     {"arrivals", a.arrivals}, {"concurrency", a.concurrency},
-                    {"batch", a.batch}, {"warmup_s", a.warmup_s}, {"seed", a.seed}};
+    j["command"] = {{"url", a.url},           {"protocol", a.protocol},
+                    {"arrivals", a.arrivals}, {"concurrency", a.concurrency},
+                    {"batch", a.batch},       {"warmup_s", a.warmup_s},
+                    {"seed", a.seed}};
+    if (a.protocol == "grpc") j["command"]["grpc_url"] = a.grpc_url;
     std::ofstream(a.json_path) << j.dump(2) << "\n";
   }
   if (!a.csv_path.empty())
@@ -159,6 +176,9 @@ Status RunBench(const BenchArgs& a) {
   if (a.arrivals != "poisson" && a.arrivals != "constant") {
     return InvalidArgument("--arrivals must be poisson or constant");
   }
+  if (a.protocol != "http" && a.protocol != "grpc") {
+    return InvalidArgument("--protocol must be http or grpc");
+  }
   if (a.window_s <= 0 || a.poll_ms <= 0)
     return InvalidArgument("--window-s and --poll-ms must be > 0");
   HttpClient::Options co;
@@ -167,7 +187,14 @@ Status RunBench(const BenchArgs& a) {
   co.max_connections = a.concurrency > 0 ? static_cast<size_t>(a.concurrency) * a.models.size() + 2
                                          : a.max_outstanding * a.models.size() + 2;
   BW_ASSIGN_OR_RETURN(auto client, HttpClient::Create(co));
-  auto planned = Plan(a, *client);
+  std::unique_ptr<GrpcClient> grpc;
+  if (a.protocol == "grpc") {
+    GrpcClient::Options go;
+    go.target = a.grpc_url;
+    go.channels = a.grpc_channels;
+    BW_ASSIGN_OR_RETURN(grpc, GrpcClient::Create(go));
+  }
+  auto planned = Plan(a, *client, grpc.get());
   if (!planned.ok()) return planned.status().WithContext(a.url);
   std::vector<ModelPlan> plans = std::move(*planned);
 
@@ -178,7 +205,7 @@ Status RunBench(const BenchArgs& a) {
     ControllerPoller poller(clock, *client, start, std::chrono::milliseconds(a.poll_ms));
     std::vector<std::jthread> runs;
     for (size_t i = 0; i < plans.size(); ++i) {
-      runs.emplace_back([&, i] { RunModel(a, clock, *client, start, plans[i]); });
+      runs.emplace_back([&, i] { RunModel(a, clock, *client, grpc.get(), start, plans[i]); });
     }
     runs.clear();  // joins
     poller.Stop();
@@ -187,7 +214,11 @@ Status RunBench(const BenchArgs& a) {
   std::vector<ModelLoadResult> results;
   for (auto& p : plans) results.push_back(std::move(p.result));
   std::fputs(FormatLoadResults(results).c_str(), stdout);
-  std::printf("connections opened: %zu\n", client->connections_opened());
+  if (grpc == nullptr) {
+    std::printf("connections opened: %zu\n", client->connections_opened());
+  } else {
+    std::printf("gRPC channels: %d\n", a.grpc_channels);
+  }
   return Write(a, results, controller);
 }
 
@@ -196,8 +227,17 @@ Status RunBench(const BenchArgs& a) {
 Command AddBenchCommand(CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
   auto* cmd = app.add_subcommand(
-      "bench", "Load generator: drive a running server over HTTP (open or closed loop)");
-  cmd->add_option("--url", a->url, "Server (http://host:port)")->capture_default_str();
+      "bench", "Load generator: drive a running server over HTTP or gRPC (open or closed loop)");
+  cmd->add_option("--url", a->url,
+                  "Server's HTTP endpoint (http://host:port): inference with --protocol http, "
+                  "the model's latency target and the controller polling with either")
+      ->capture_default_str();
+  cmd->add_option("--protocol", a->protocol, "Inference over http or grpc")->capture_default_str();
+  cmd->add_option("--grpc-url", a->grpc_url, "Server's gRPC endpoint (host:port)")
+      ->capture_default_str();
+  cmd->add_option("--grpc-channels", a->grpc_channels,
+                  "gRPC channels (TCP connections) the calls are spread over")
+      ->capture_default_str();
   cmd->add_option(
          "-m,--model", a->models,
          "Model to send requests to, NAME or NAME=SCHEDULE (its own rate schedule); repeatable")

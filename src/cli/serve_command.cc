@@ -1,5 +1,5 @@
-// `batchwise serve`: the model repository over KServe v2 HTTP, with Prometheus metrics, until
-// SIGINT or SIGTERM (then: stop accepting, answer every accepted request, exit 0).
+// `batchwise serve`: the model repository over KServe v2 HTTP and gRPC, with Prometheus metrics,
+// until SIGINT or SIGTERM (then: stop accepting, answer every accepted request, exit 0).
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -38,6 +38,12 @@ void AddHttpFlags(CLI::App* cmd, ServeArgs& a) {
       ->capture_default_str();
   cmd->add_option("--http-port", h.port, "KServe v2 HTTP port (0: any free port)")
       ->capture_default_str();
+  cmd->add_option("--grpc-port", a.server.grpc.port,
+                  "KServe v2 gRPC port (0: any free port, -1: no gRPC endpoint)")
+      ->capture_default_str();
+  cmd->add_option("--grpc-max-message-bytes", a.server.grpc.max_message_bytes,
+                  "Largest gRPC request or response message (RESOURCE_EXHAUSTED above)")
+      ->capture_default_str();
   cmd->add_option("--metrics-port", a.server.metrics.port, "Prometheus port (-1: none)")
       ->capture_default_str();
   cmd->add_option("--http-threads", h.threads, "HTTP (Asio) threads")->capture_default_str();
@@ -48,7 +54,7 @@ void AddHttpFlags(CLI::App* cmd, ServeArgs& a) {
   cmd->add_option("--idle-timeout-ms", h.idle_timeout_ms, "Close idle kept-alive connections after")
       ->capture_default_str();
   cmd->add_option("--shutdown-grace-ms", h.shutdown_grace_ms,
-                  "On SIGTERM, wait this long for requests in flight")
+                  "On SIGTERM, wait this long for requests in flight (HTTP and gRPC)")
       ->capture_default_str();
   cmd->add_option("--admin-token", a.server.service.admin_token,
                   "Require 'Authorization: Bearer <token>' for repository load/unload")
@@ -104,6 +110,7 @@ int RunServe(ServeArgs& a) {
   }
   if (a.latency_target_us > 0) c.latency_target_micros = a.latency_target_us;
   if (a.step_size > 0) c.step_size = a.step_size;
+  a.server.grpc.shutdown_grace_ms = a.server.http.shutdown_grace_ms;
   // Signals are taken by sigwait below: block them before any thread starts (threads inherit it).
   sigset_t signals;
   sigemptyset(&signals);
@@ -129,7 +136,8 @@ int RunServe(ServeArgs& a) {
 
 Command AddServeCommand(CLI::App& app) {
   auto args = std::make_shared<ServeArgs>(Defaults());
-  auto* cmd = app.add_subcommand("serve", "Serve the model repository over KServe v2 (HTTP)");
+  auto* cmd =
+      app.add_subcommand("serve", "Serve the model repository over KServe v2 (HTTP and gRPC)");
   AddHttpFlags(cmd, *args);
   AddPlacementFlags(cmd, *args);
   AddBatchingFlags(cmd, *args);

@@ -10,6 +10,12 @@
 #define BW_THREAD_ANNOTATION(x)
 #endif
 
+// Abseil (pulled in by grpc++) still exports its legacy unprefixed GUARDED_BY and PT_GUARDED_BY
+// (absl/base/internal/thread_annotations.h) with the same meaning; ours replace them, without a
+// redefinition warning, wherever this header comes after gRPC's (the gRPC-using files include
+// <grpcpp/...> before the project's headers).
+#undef GUARDED_BY
+#undef PT_GUARDED_BY
 #define GUARDED_BY(x) BW_THREAD_ANNOTATION(guarded_by(x))
 #define PT_GUARDED_BY(x) BW_THREAD_ANNOTATION(pt_guarded_by(x))
 #define REQUIRES(...) BW_THREAD_ANNOTATION(requires_capability(__VA_ARGS__))

@@ -28,6 +28,7 @@ class KServeRealModelTest : public ::testing::Test {
     o.profiles_dir = "";
     o.http.port = 0;
     o.metrics.port = -1;
+    o.grpc.port = -1;
     o.scheduler.rebalance_period_ms = 0;
     o.scheduler.batching.controller.policy = BatchPolicy::kQueueDelay;
     o.scheduler.batching.max_queue_delay_micros = 500;

@@ -125,9 +125,7 @@ Result<std::string> PercentDecode(std::string_view s) {
 // A model name usable as a repository folder: no separators, no "." or "..", no control bytes.
 Result<std::string> ModelName(std::string_view segment) {
   BW_ASSIGN_OR_RETURN(std::string name, PercentDecode(segment));
-  bool ok = !name.empty() && name != "." && name != ".." && name.size() <= 256;
-  for (unsigned char c : name) ok = ok && c >= 0x20 && c != '/' && c != '\\' && c != 0x7f;
-  if (!ok) return InvalidArgument("'" + name + "' is not a valid model name");
+  BW_RETURN_IF_ERROR(KServeService::CheckModelName(name));
   return name;
 }
 
@@ -335,10 +333,7 @@ void KServeService::Infer(const std::string& model, const HttpRequest& request,
     }
     Answer(respond, "infer", Error(s));
   };
-  if (!scheduler_.IsLoaded(model)) {
-    return fail(NotFound(InRepository(model) ? "model '" + model + "' is not loaded"
-                                             : "unknown model '" + model + "'"));
-  }
+  if (Status loaded = CheckLoaded(model); !loaded.ok()) return fail(loaded);
   std::optional<size_t> json_size;
   if (const std::string* h = request.Header("inference-header-content-length")) {
     auto n = kserve::ParseJsonHeaderLength(*h);
@@ -381,11 +376,59 @@ void KServeService::Infer(const std::string& model, const HttpRequest& request,
 // --- Metadata, configuration, statistics ---
 
 HttpResponse KServeService::ServerMetadata() const {
-  return Json({{"name", "batchwise"},
-               {"version", options_.server_version},
-               {"extensions",
-                {"binary_tensor_data", "model_configuration", "statistics", "model_repository",
-                 "parameters", "batchwise"}}});
+  return Json(
+      {{"name", "batchwise"}, {"version", options_.server_version}, {"extensions", Extensions()}});
+}
+
+const std::vector<std::string>& KServeService::Extensions() {
+  static const std::vector<std::string> kExtensions = {"binary_tensor_data", "model_configuration",
+                                                       "statistics",         "model_repository",
+                                                       "parameters",         "batchwise"};
+  return kExtensions;
+}
+
+Status KServeService::CheckModelName(const std::string& model) {
+  bool ok = !model.empty() && model != "." && model != ".." && model.size() <= 256;
+  for (unsigned char c : model) ok = ok && c >= 0x20 && c != '/' && c != '\\' && c != 0x7f;
+  if (!ok) return InvalidArgument("'" + model + "' is not a valid model name");
+  return Status::Ok();
+}
+
+Status KServeService::CheckModelVersion(const std::string& model, const std::string& version) {
+  return version.empty() ? Status::Ok() : CheckVersion(model, version);
+}
+
+Status KServeService::CheckLoaded(const std::string& model) const {
+  if (scheduler_.IsLoaded(model)) return Status::Ok();
+  return NotFound(InRepository(model) ? "model '" + model + "' is not loaded"
+                                      : "unknown model '" + model + "'");
+}
+
+Status KServeService::ModelReadiness(const std::string& model) const {
+  if (scheduler_.IsLoaded(model)) return Status::Ok();
+  if (InRepository(model)) return FailedPrecondition("model '" + model + "' is not ready");
+  return NotFound("unknown model '" + model + "'");
+}
+
+Result<ModelConfig> KServeService::LoadedModel(const std::string& model) const {
+  return scheduler_.LoadedConfig(model);
+}
+
+std::string KServeService::PlatformName(const ModelConfig& config) { return Platform(config); }
+
+Result<json> KServeService::StatsJson(const std::string& model) const {
+  return scheduler_.StatsJson(model);
+}
+
+Status KServeService::SubmitInfer(InferRequest request, InferCallback done) {
+  BW_RETURN_IF_ERROR(CheckLoaded(request.model));
+  return scheduler_.Infer(std::move(request), std::move(done));
+}
+
+void KServeService::RecordInferOutcome(const std::string& model, const Status& outcome,
+                                       TimePoint start) const {
+  if (metrics_ == nullptr || outcome.code() == StatusCode::kNotFound) return;
+  metrics_->RecordInfer(model, outcome.ok(), clock_.Now() - start);
 }
 
 bool KServeService::InRepository(const std::string& model) const {

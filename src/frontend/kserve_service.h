@@ -12,11 +12,14 @@
 
 #include <atomic>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "frontend/http_server.h"
 #include "frontend/metrics.h"
+#include "repository/model_config.h"
 #include "serving/scheduler.h"
 
 namespace batchwise {
@@ -42,6 +45,37 @@ class KServeService {
   // /v2/health/ready answers 200 only while ready (set once startup loading is done, cleared
   // when shutdown starts).
   void SetReady(bool ready) { ready_.store(ready, std::memory_order_release); }
+  bool ready() const { return ready_.load(std::memory_order_acquire); }
+
+  // --- Protocol-neutral operations (HTTP routes and GrpcServer) ---
+
+  const std::string& server_version() const { return options_.server_version; }
+  // The protocol extensions ServerMetadata lists.
+  static const std::vector<std::string>& Extensions();
+  // INVALID_ARGUMENT unless `model` is usable as a repository folder name (what the HTTP path's
+  // segment must be once percent-decoded).
+  static Status CheckModelName(const std::string& model);
+  // `version` empty or "1" (Batchwise serves one version); non-numeric INVALID_ARGUMENT, another
+  // number NOT_FOUND.
+  static Status CheckModelVersion(const std::string& model, const std::string& version);
+  // OK when loaded; FAILED_PRECONDITION when in the repository but not loaded; else NOT_FOUND.
+  Status ModelReadiness(const std::string& model) const;
+  // The loaded model's configuration (NOT_FOUND when not loaded) and its platform name.
+  Result<ModelConfig> LoadedModel(const std::string& model) const;
+  static std::string PlatformName(const ModelConfig& config);
+  // Triton's statistics of one model, or of every model when `model` is empty.
+  Result<nlohmann::json> StatsJson(const std::string& model) const;
+  // OK when `model` is loaded, else NOT_FOUND saying whether it is in the repository (what an
+  // inference request for it answers).
+  Status CheckLoaded(const std::string& model) const;
+  // Hands a decoded request to the scheduler: NOT_FOUND (the HTTP path's wording) when its model
+  // is not loaded, else Scheduler::Infer's answer; `done` is called once iff this returns OK.
+  Status SubmitInfer(InferRequest request, InferCallback done);
+  // Counts one inference outcome in the per-model metrics, as the HTTP path does (a request for
+  // a model that is not loaded is not counted: it has no series).
+  void RecordInferOutcome(const std::string& model, const Status& outcome, TimePoint start) const;
+  ServerMetrics* metrics() const { return metrics_; }
+  Clock& clock() const { return clock_; }
 
   class AdminQueue;
   struct Route;

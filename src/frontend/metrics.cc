@@ -31,6 +31,7 @@ const std::vector<MetricInfo> kCatalogue = {
     // Frontend, per request.
     {"batchwise_http_requests_total", "counter",
      "HTTP requests answered, by endpoint and status code"},
+    {"batchwise_grpc_requests_total", "counter", "gRPC calls answered, by method and status code"},
     {"batchwise_inference_requests_total", "counter",
      "Inference requests of loaded models, by outcome (success, failure)"},
     {"batchwise_request_duration_seconds", "histogram",
@@ -207,6 +208,7 @@ struct ServerMetrics::Impl {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::shared_ptr<SchedulerCollector> collector = std::make_shared<SchedulerCollector>();
   prometheus::Family<prometheus::Counter>* http = nullptr;
+  prometheus::Family<prometheus::Counter>* grpc = nullptr;
   prometheus::Family<prometheus::Counter>* infer = nullptr;
   prometheus::Family<prometheus::Histogram>* duration = nullptr;
   std::unique_ptr<prometheus::Exposer> exposer;
@@ -223,6 +225,7 @@ struct ServerMetrics::Impl {
   std::mutex mu;
   std::unordered_map<std::string, ModelSeries> models GUARDED_BY(mu);
   std::map<std::pair<std::string, int>, prometheus::Counter*> endpoints GUARDED_BY(mu);
+  std::map<std::pair<std::string, std::string>, prometheus::Counter*> methods GUARDED_BY(mu);
 };
 
 Result<std::unique_ptr<ServerMetrics>> ServerMetrics::Create(const Options& options) {
@@ -231,6 +234,7 @@ Result<std::unique_ptr<ServerMetrics>> ServerMetrics::Create(const Options& opti
     return &prometheus::BuildCounter().Name(name).Help(Info(name).help).Register(*impl->registry);
   };
   impl->http = family("batchwise_http_requests_total");
+  impl->grpc = family("batchwise_grpc_requests_total");
   impl->infer = family("batchwise_inference_requests_total");
   impl->duration = &prometheus::BuildHistogram()
                         .Name("batchwise_request_duration_seconds")
@@ -270,6 +274,21 @@ void ServerMetrics::RecordHttp(const std::string& endpoint, int http_status) {
     if (it == impl_->endpoints.end()) {
       auto& c = impl_->http->Add({{"endpoint", endpoint}, {"code", std::to_string(http_status)}});
       it = impl_->endpoints.emplace(std::move(key), &c).first;
+    }
+    counter = it->second;
+  }
+  counter->Increment();
+}
+
+void ServerMetrics::RecordGrpc(const std::string& method, const std::string& code) {
+  prometheus::Counter* counter;
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    auto key = std::make_pair(method, code);
+    auto it = impl_->methods.find(key);
+    if (it == impl_->methods.end()) {
+      auto& c = impl_->grpc->Add({{"method", method}, {"code", code}});
+      it = impl_->methods.emplace(std::move(key), &c).first;
     }
     counter = it->second;
   }

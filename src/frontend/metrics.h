@@ -37,7 +37,11 @@ class ServerMetrics {
 
   // One HTTP request answered: `endpoint` a fixed route name ("infer", "health", ...).
   void RecordHttp(const std::string& endpoint, int http_status);
-  // One inference request of a loaded model finished (any outcome), end to end in the frontend.
+  // One gRPC call answered: `method` the RPC's name ("ModelInfer", ...), `code` its status code's
+  // name ("OK", "NOT_FOUND", ...).
+  void RecordGrpc(const std::string& method, const std::string& code);
+  // One inference request of a loaded model (either protocol) finished (any outcome), end to end in
+  // the frontend.
   void RecordInfer(const std::string& model, bool ok, Duration duration);
 
   // The Prometheus text exposition of everything, as a scrape would see it.

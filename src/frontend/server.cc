@@ -103,6 +103,12 @@ Status Server::Start(const ServerOptions& o, Clock& clock, EngineFactory factory
   http_->Start();
   spdlog::info("KServe v2 HTTP on {}:{}; metrics on port {}", o.http.host, http_->port(),
                metrics_->port());
+  if (o.grpc.port >= 0) {
+    GrpcServer::Options go = o.grpc;
+    if (go.host.empty()) go.host = o.http.host;
+    BW_ASSIGN_OR_RETURN(grpc_, GrpcServer::Create(go, *service_));
+    spdlog::info("KServe v2 gRPC on {}:{}", go.host, grpc_->port());
+  }
   LoadRepository(o);
   service_->SetReady(true);
   return Status::Ok();
@@ -139,12 +145,14 @@ void Server::Shutdown() {
   std::call_once(shutdown_once_, [this] {
     if (service_) service_->SetReady(false);
     if (http_) http_->Shutdown();
+    if (grpc_) grpc_->Shutdown();  // every call answered while the scheduler still runs
     if (scheduler_) scheduler_->Stop();
   });
 }
 
 Server::~Server() {
   Shutdown();
+  grpc_.reset();
   service_.reset();
   if (metrics_) metrics_->Attach(nullptr);
   scheduler_.reset();

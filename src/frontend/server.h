@@ -1,5 +1,6 @@
 // Server: the whole `batchwise serve` — processors discovered, the scheduler with its monitor,
-// every model of the repository loaded, the KServe v2 HTTP endpoint and the Prometheus endpoint.
+// every model of the repository loaded, the KServe v2 HTTP and gRPC endpoints and the Prometheus
+// endpoint.
 // The CLI and the integration tests start it the same way.
 //
 // Thread-safety: Create(), Shutdown() and the destructor belong to the owner's thread; the
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "frontend/grpc_server.h"
 #include "frontend/http_server.h"
 #include "frontend/kserve_service.h"
 #include "frontend/metrics.h"
@@ -41,6 +43,8 @@ struct ServerOptions {
   bool overcommit = true;
 
   HttpServer::Options http;
+  // The gRPC endpoint; its port -1: none. Its empty host: http.host.
+  GrpcServer::Options grpc;
   ServerMetrics::Options metrics;
   KServeService::Options service;  // its model_repository is set from the field above
   Scheduler::Options scheduler;
@@ -62,6 +66,8 @@ class Server {
   void Shutdown();
 
   int http_port() const { return http_->port(); }
+  // -1 when the server has no gRPC endpoint.
+  int grpc_port() const { return grpc_ ? grpc_->port() : -1; }
   int metrics_port() const { return metrics_->port(); }
   Scheduler& scheduler() { return *scheduler_; }
   ServerMetrics& metrics() { return *metrics_; }
@@ -74,12 +80,13 @@ class Server {
                std::vector<Processor> processors);
   void LoadRepository(const ServerOptions& options);
 
-  // Destroyed bottom-up: the service (its admin thread), then the scheduler (drains), then the
-  // stopped HTTP server, then metrics.
+  // Destroyed bottom-up: the stopped gRPC server, the service (its admin thread), then the
+  // scheduler (drains), then the stopped HTTP server, then metrics.
   std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<KServeService> service_;
+  std::unique_ptr<GrpcServer> grpc_;
   std::vector<std::string> load_failures_;
   std::once_flag shutdown_once_;
 };

@@ -21,6 +21,9 @@ struct FakeServerOptions {
   int http_threads = 2;
   // -1: no metrics listener (civetweb takes up to 2 s to stop); 0: an ephemeral port.
   int metrics_port = -1;
+  // -1: no gRPC endpoint; 0: an ephemeral port.
+  int grpc_port = -1;
+  int grpc_max_message_bytes = 64 << 20;
 };
 
 // Repository: "tiny" (x FP32 [-1,4] -> y FP32 [-1,2], max batch 8; loaded) and "spare" (same
@@ -32,6 +35,7 @@ class FakeModelServer {
 
   Server& server() { return *server_; }
   int port() const { return server_->http_port(); }
+  int grpc_port() const { return server_->grpc_port(); }
   const std::string& repository() const { return repository_; }
   void Shutdown() { server_->Shutdown(); }
 

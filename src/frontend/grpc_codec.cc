@@ -1,0 +1,224 @@
+#include "frontend/grpc_codec.h"
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/bytes_tensor.h"
+
+namespace batchwise::kserve {
+namespace {
+
+using inference::InferParameter;
+using inference::InferTensorContents;
+using inference::ModelInferRequest;
+using RawContents = google::protobuf::RepeatedPtrField<std::string>;
+using Parameters = google::protobuf::Map<std::string, InferParameter>;
+
+Status CheckParameters(const Parameters& p, const std::string& what) {
+  if (p.contains("shared_memory_region")) {
+    return InvalidArgument(what + ": the shared-memory extension is not supported");
+  }
+  return Status::Ok();
+}
+
+// Request parameter "timeout": how long the request may wait, in microseconds (Triton's unit).
+Status DecodeTimeout(const Parameters& p, InferRequest& out) {
+  auto it = p.find("timeout");
+  if (it == p.end()) return Status::Ok();
+  const InferParameter& t = it->second;
+  int64_t us = -1;
+  if (t.parameter_choice_case() == InferParameter::kInt64Param) us = t.int64_param();
+  if (t.parameter_choice_case() == InferParameter::kUint64Param &&
+      t.uint64_param() <= (uint64_t{1} << 40)) {
+    us = static_cast<int64_t>(t.uint64_param());
+  }
+  if (us < 0 || us > (int64_t{1} << 40)) {
+    return InvalidArgument("parameter \"timeout\" must be a non-negative integer (microseconds)");
+  }
+  out.timeout = std::chrono::microseconds(us);
+  return Status::Ok();
+}
+
+template <typename T>
+std::span<const std::byte> AsBytes(const google::protobuf::RepeatedField<T>& f) {
+  return {reinterpret_cast<const std::byte*>(f.data()), f.size() * sizeof(T)};
+}
+
+// `values` narrowed (or widened) element by element into a new tensor of `dtype`.
+template <typename Out, typename In>
+Tensor Converted(DataType dtype, const Shape& shape,
+                 const google::protobuf::RepeatedField<In>& values) {
+  std::vector<Out> v(values.begin(), values.end());
+  return Tensor::CopyOf(dtype, shape,
+                        {reinterpret_cast<const std::byte*>(v.data()), v.size() * sizeof(Out)});
+}
+
+// The typed field of `dtype` must hold exactly the shape's element count (no other field set is
+// checked: a client sends one).
+Result<Tensor> FromContents(DataType dtype, const Shape& shape, const InferTensorContents& c,
+                            const std::string& what) {
+  const int64_t n = ElementCount(shape);
+  auto count = [&](int size) -> Status {
+    if (size == n) return Status::Ok();
+    return InvalidArgument(what + ": " + std::to_string(size) + " elements in contents, shape " +
+                           ShapeToString(shape) + " needs " + std::to_string(n));
+  };
+  switch (dtype) {
+    case DataType::kBool: {
+      BW_RETURN_IF_ERROR(count(c.bool_contents_size()));
+      return Converted<uint8_t>(dtype, shape, c.bool_contents());
+    }
+    case DataType::kInt8:
+      BW_RETURN_IF_ERROR(count(c.int_contents_size()));
+      return Converted<int8_t>(dtype, shape, c.int_contents());
+    case DataType::kInt16:
+      BW_RETURN_IF_ERROR(count(c.int_contents_size()));
+      return Converted<int16_t>(dtype, shape, c.int_contents());
+    case DataType::kInt32:
+      BW_RETURN_IF_ERROR(count(c.int_contents_size()));
+      return Tensor::CopyOf(dtype, shape, AsBytes(c.int_contents()));
+    case DataType::kInt64:
+      BW_RETURN_IF_ERROR(count(c.int64_contents_size()));
+      return Tensor::CopyOf(dtype, shape, AsBytes(c.int64_contents()));
+    case DataType::kUint8:
+      BW_RETURN_IF_ERROR(count(c.uint_contents_size()));
+      return Converted<uint8_t>(dtype, shape, c.uint_contents());
+    case DataType::kUint16:
+      BW_RETURN_IF_ERROR(count(c.uint_contents_size()));
+      return Converted<uint16_t>(dtype, shape, c.uint_contents());
+    case DataType::kUint32:
+      BW_RETURN_IF_ERROR(count(c.uint_contents_size()));
+      return Tensor::CopyOf(dtype, shape, AsBytes(c.uint_contents()));
+    case DataType::kUint64:
+      BW_RETURN_IF_ERROR(count(c.uint64_contents_size()));
+      return Tensor::CopyOf(dtype, shape, AsBytes(c.uint64_contents()));
+    case DataType::kFp32:
+      BW_RETURN_IF_ERROR(count(c.fp32_contents_size()));
+      return Tensor::CopyOf(dtype, shape, AsBytes(c.fp32_contents()));
+    case DataType::kFp64:
+      BW_RETURN_IF_ERROR(count(c.fp64_contents_size()));
+      return Tensor::CopyOf(dtype, shape, AsBytes(c.fp64_contents()));
+    case DataType::kBytes: {
+      BW_RETURN_IF_ERROR(count(c.bytes_contents_size()));
+      return MakeBytesTensor(shape, {c.bytes_contents().begin(), c.bytes_contents().end()});
+    }
+    case DataType::kFp16:
+      break;
+  }
+  return InvalidArgument(what + ": " + std::string(DataTypeName(dtype)) +
+                         " has no typed contents; send it in raw_input_contents");
+}
+
+// Input `i`'s bytes, viewed in `raw` (which the tensor keeps alive) when aligned for its type,
+// else copied.
+Tensor FromRaw(DataType dtype, const Shape& shape, const std::shared_ptr<const RawContents>& raw,
+               int i) {
+  const std::string& s = raw->Get(i);
+  std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(s.data()), s.size());
+  const size_t align = std::max<size_t>(1, DataTypeSize(dtype));
+  if (reinterpret_cast<uintptr_t>(s.data()) % align != 0) {
+    return Tensor::CopyOf(dtype, shape, bytes);
+  }
+  return Tensor::Borrow(dtype, shape, bytes, raw);
+}
+
+Result<NamedTensor> DecodeInput(const ModelInferRequest::InferInputTensor& in, int i,
+                                const std::shared_ptr<const RawContents>& raw) {
+  if (in.name().empty()) return InvalidArgument("input " + std::to_string(i) + " has no name");
+  NamedTensor out{in.name(), {}};
+  const std::string what = "input '" + in.name() + "'";
+  BW_RETURN_IF_ERROR(CheckParameters(in.parameters(), what));
+  auto dtype = ParseDataType(in.datatype());
+  if (!dtype.ok()) {
+    return InvalidArgument(what + ": \"" + in.datatype() + "\" is not a KServe datatype");
+  }
+  Shape shape(in.shape().begin(), in.shape().end());
+  for (int64_t d : shape) {
+    if (d < 0)
+      return InvalidArgument(what + ": shape " + ShapeToString(shape) +
+                             " has a negative dimension");
+  }
+  if (raw != nullptr) {
+    if (in.has_contents()) {
+      return InvalidArgument(what + " has contents although the request has raw_input_contents");
+    }
+    out.tensor = FromRaw(*dtype, shape, raw, i);
+  } else {
+    BW_ASSIGN_OR_RETURN(out.tensor, FromContents(*dtype, shape, in.contents(), what));
+  }
+  Status valid = out.tensor.Validate();
+  if (!valid.ok()) return InvalidArgument(what + ": " + valid.message());
+  return out;
+}
+
+Status DecodeOutputs(const ModelInferRequest& request, InferRequest& out) {
+  for (const auto& o : request.outputs()) {
+    const std::string what = "output '" + o.name() + "'";
+    if (o.name().empty()) return InvalidArgument("a requested output has no name");
+    BW_RETURN_IF_ERROR(CheckParameters(o.parameters(), what));
+    if (o.parameters().contains("classification")) {
+      return InvalidArgument(what + ": the classification extension is not supported");
+    }
+    out.requested_outputs.push_back(o.name());
+  }
+  return Status::Ok();
+}
+
+InferParameter StringParameter(const std::string& v) {
+  InferParameter p;
+  p.set_string_param(v);
+  return p;
+}
+
+InferParameter BoolParameter(bool v) {
+  InferParameter p;
+  p.set_bool_param(v);
+  return p;
+}
+
+}  // namespace
+
+Result<InferRequest> DecodeGrpcInferRequest(ModelInferRequest& request) {
+  InferRequest out;
+  out.id = request.id();
+  BW_RETURN_IF_ERROR(CheckParameters(request.parameters(), "request"));
+  BW_RETURN_IF_ERROR(DecodeTimeout(request.parameters(), out));
+  std::shared_ptr<RawContents> raw;
+  if (request.raw_input_contents_size() > 0) {
+    if (request.raw_input_contents_size() != request.inputs_size()) {
+      return InvalidArgument(
+          "raw_input_contents has " + std::to_string(request.raw_input_contents_size()) +
+          " entries for " + std::to_string(request.inputs_size()) + " inputs (one each, in order)");
+    }
+    raw = std::make_shared<RawContents>();
+    raw->Swap(request.mutable_raw_input_contents());  // moved, not copied
+  }
+  for (int i = 0; i < request.inputs_size(); ++i) {
+    BW_ASSIGN_OR_RETURN(NamedTensor t, DecodeInput(request.inputs(i), i, raw));
+    out.inputs.push_back(std::move(t));
+  }
+  BW_RETURN_IF_ERROR(DecodeOutputs(request, out));
+  return out;
+}
+
+Status EncodeGrpcInferResponse(const InferResponse& response, inference::ModelInferResponse& out) {
+  out.set_model_name(response.model);
+  out.set_model_version("1");
+  out.set_id(response.id);
+  (*out.mutable_parameters())["processor"] = StringParameter(response.processor);
+  (*out.mutable_parameters())["simulated"] = BoolParameter(response.simulated);
+  for (const NamedTensor& o : response.outputs) {
+    BW_RETURN_IF_ERROR(o.tensor.Validate().WithContext("output '" + o.name + "'"));
+    auto* t = out.add_outputs();
+    t->set_name(o.name);
+    t->set_datatype(std::string(DataTypeName(o.tensor.dtype())));
+    for (int64_t d : o.tensor.shape()) t->add_shape(d);
+    out.add_raw_output_contents(reinterpret_cast<const char*>(o.tensor.data()),
+                                o.tensor.byte_size());
+  }
+  return Status::Ok();
+}
+
+}  // namespace batchwise::kserve

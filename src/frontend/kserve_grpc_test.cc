@@ -1,0 +1,551 @@
+// The KServe v2 gRPC endpoint end to end: a real Server (fake engines over a temporary
+// repository, as kserve_http_test.cc) with its gRPC port open, driven with the generated stub.
+// Errors are checked against what the HTTP endpoint answers for the same request.
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "frontend/grpc_status.h"
+#include "frontend/http_status.h"
+#include "frontend/testing/http_client.h"
+#include "frontend/testing/server_fixture.h"
+#include "grpc_service.grpc.pb.h"
+
+namespace batchwise {
+namespace {
+
+using namespace testing;    // NOLINT: the fixtures
+using namespace inference;  // NOLINT: the generated messages
+using nlohmann::json;
+
+std::string Floats(const std::vector<float>& v) {
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+}
+
+std::vector<float> AsFloats(const std::string& raw) {
+  std::vector<float> v(raw.size() / sizeof(float));
+  std::memcpy(v.data(), raw.data(), v.size() * sizeof(float));
+  return v;
+}
+
+// A request for "tiny": x FP32 [batch,4], every row's first value `first`, raw contents.
+ModelInferRequest RawInfer(float first, int batch = 1, const std::string& model = "tiny") {
+  ModelInferRequest r;
+  r.set_model_name(model);
+  auto* x = r.add_inputs();
+  x->set_name("x");
+  x->set_datatype("FP32");
+  x->add_shape(batch);
+  x->add_shape(4);
+  std::vector<float> v(batch * 4, 0.0f);
+  for (int i = 0; i < batch; ++i) v[i * 4] = first;
+  r.add_raw_input_contents(Floats(v));
+  return r;
+}
+
+class KServeGrpcTest : public ::testing::Test {
+ protected:
+  void Start(FakeServerOptions o = {}) {
+    o.grpc_port = 0;
+    gate_ = o.engine.gate;
+    server_ = std::make_unique<FakeModelServer>(o);
+    ASSERT_GT(server_->grpc_port(), 0);
+    stub_ = NewStub();
+    http_ = std::make_unique<HttpClient>(server_->port());
+  }
+  void SetUp() override { Start(); }
+  void TearDown() override {
+    if (gate_) gate_->Open();
+  }
+
+  std::unique_ptr<GRPCInferenceService::Stub> NewStub() const {
+    return GRPCInferenceService::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(server_->grpc_port()), grpc::InsecureChannelCredentials()));
+  }
+
+  grpc::Status Infer(const ModelInferRequest& req, ModelInferResponse* resp) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    return stub_->ModelInfer(&ctx, req, resp);
+  }
+
+  std::shared_ptr<Gate> gate_;
+  std::unique_ptr<FakeModelServer> server_;
+  std::unique_ptr<GRPCInferenceService::Stub> stub_;
+  std::unique_ptr<HttpClient> http_;
+};
+
+TEST_F(KServeGrpcTest, ServerLiveReadyAndMetadata) {
+  grpc::ClientContext c1, c2, c3;
+  ServerLiveResponse live;
+  ASSERT_TRUE(stub_->ServerLive(&c1, {}, &live).ok());
+  EXPECT_TRUE(live.live());
+  ServerReadyResponse ready;
+  ASSERT_TRUE(stub_->ServerReady(&c2, {}, &ready).ok());
+  EXPECT_TRUE(ready.ready());
+  ServerMetadataResponse meta;
+  ASSERT_TRUE(stub_->ServerMetadata(&c3, {}, &meta).ok());
+  EXPECT_EQ(meta.name(), "batchwise");
+  EXPECT_EQ(meta.version(), "0.1.0");
+  const json http = json::parse(http_->Get("/v2").body);
+  ASSERT_EQ(static_cast<size_t>(meta.extensions_size()), http["extensions"].size());
+  for (int i = 0; i < meta.extensions_size(); ++i)
+    EXPECT_EQ(meta.extensions(i), http["extensions"][i]);
+}
+
+TEST_F(KServeGrpcTest, ModelReadyIsNotFoundOnlyForUnknownModels) {
+  struct Case {
+    std::string name, version;
+    grpc::StatusCode code;
+    bool ready;
+  };
+  for (const Case& c :
+       {Case{"tiny", "", grpc::StatusCode::OK, true}, Case{"tiny", "1", grpc::StatusCode::OK, true},
+        Case{"spare", "", grpc::StatusCode::OK, false},  // in the repository
+        Case{"nope", "", grpc::StatusCode::NOT_FOUND, false},
+        Case{"tiny", "2", grpc::StatusCode::NOT_FOUND, false},
+        Case{"tiny", "one", grpc::StatusCode::INVALID_ARGUMENT, false},
+        Case{"../tiny", "", grpc::StatusCode::INVALID_ARGUMENT, false}}) {
+    grpc::ClientContext ctx;
+    ModelReadyRequest req;
+    req.set_name(c.name);
+    req.set_version(c.version);
+    ModelReadyResponse resp;
+    grpc::Status s = stub_->ModelReady(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), c.code) << c.name << "/" << c.version << ": " << s.error_message();
+    EXPECT_EQ(resp.ready(), c.ready) << c.name << "/" << c.version;
+  }
+}
+
+TEST_F(KServeGrpcTest, ModelMetadataMatchesHttp) {
+  grpc::ClientContext ctx;
+  ModelMetadataRequest req;
+  req.set_name("tiny");
+  ModelMetadataResponse m;
+  ASSERT_TRUE(stub_->ModelMetadata(&ctx, req, &m).ok());
+  const json http = json::parse(http_->Get("/v2/models/tiny").body);
+  EXPECT_EQ(m.name(), "tiny");
+  ASSERT_EQ(m.versions_size(), 1);
+  EXPECT_EQ(m.versions(0), "1");
+  EXPECT_EQ(m.platform(), http["platform"]);
+  ASSERT_EQ(m.inputs_size(), 1);
+  EXPECT_EQ(m.inputs(0).name(), "x");
+  EXPECT_EQ(m.inputs(0).datatype(), "FP32");
+  EXPECT_EQ(std::vector<int64_t>(m.inputs(0).shape().begin(), m.inputs(0).shape().end()),
+            (std::vector<int64_t>{-1, 4}));
+  ASSERT_EQ(m.outputs_size(), 1);
+  EXPECT_EQ(m.outputs(0).name(), "y");
+  grpc::ClientContext c2;
+  req.set_name("nope");
+  EXPECT_EQ(stub_->ModelMetadata(&c2, req, &m).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(KServeGrpcTest, RawInferenceAnswersRawOutputsAndEchoesTheId) {
+  ModelInferRequest req = RawInfer(2.5f, 2);
+  req.set_id("req-7");
+  ModelInferResponse resp;
+  grpc::Status s = Infer(req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.model_name(), "tiny");
+  EXPECT_EQ(resp.model_version(), "1");
+  EXPECT_EQ(resp.id(), "req-7");
+  ASSERT_EQ(resp.outputs_size(), 1);
+  EXPECT_EQ(resp.outputs(0).name(), "y");
+  EXPECT_EQ(resp.outputs(0).datatype(), "FP32");
+  EXPECT_EQ(std::vector<int64_t>(resp.outputs(0).shape().begin(), resp.outputs(0).shape().end()),
+            (std::vector<int64_t>{2, 2}));
+  EXPECT_FALSE(resp.outputs(0).has_contents());
+  ASSERT_EQ(resp.raw_output_contents_size(), 1);
+  EXPECT_EQ(AsFloats(resp.raw_output_contents(0)), (std::vector<float>{2.5f, 2.5f, 2.5f, 2.5f}));
+  // Where it ran, as the HTTP response's parameters say.
+  ASSERT_TRUE(resp.parameters().contains("processor"));
+  EXPECT_EQ(resp.parameters().at("processor").string_param().rfind("cpu:", 0), 0u);
+  ASSERT_TRUE(resp.parameters().contains("simulated"));
+  EXPECT_FALSE(resp.parameters().at("simulated").bool_param());
+}
+
+TEST_F(KServeGrpcTest, TypedContentsGiveTheSameAnswerAsRaw) {
+  ModelInferRequest req;
+  req.set_model_name("tiny");
+  req.set_model_version("1");
+  auto* x = req.add_inputs();
+  x->set_name("x");
+  x->set_datatype("FP32");
+  x->add_shape(3);
+  x->add_shape(4);
+  for (float v : {4.f, 0.f, 0.f, 0.f, -2.f, 1.f, 1.f, 1.f, 9.f, 0.f, 0.f, 0.f})
+    x->mutable_contents()->add_fp32_contents(v);
+  req.add_outputs()->set_name("y");
+  ModelInferResponse resp;
+  grpc::Status s = Infer(req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(resp.raw_output_contents_size(), 1);
+  EXPECT_EQ(AsFloats(resp.raw_output_contents(0)), (std::vector<float>{4, 4, -2, -2, 9, 9}));
+}
+
+TEST_F(KServeGrpcTest, StreamingIsUnimplemented) {
+  grpc::ClientContext ctx;
+  auto stream = stub_->ModelStreamInfer(&ctx);
+  stream->Write(RawInfer(1));
+  stream->WritesDone();
+  ModelStreamInferResponse r;
+  EXPECT_FALSE(stream->Read(&r));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+}
+
+// Upstream RPCs our proto does not declare (ModelConfig, the repository extension) reach the
+// server as unknown methods.
+TEST_F(KServeGrpcTest, UndeclaredUpstreamRpcsAreUnimplemented) {
+  grpc::GenericStub generic(grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->grpc_port()),
+                                                grpc::InsecureChannelCredentials()));
+  for (const char* method : {"/inference.GRPCInferenceService/ModelConfig",
+                             "/inference.GRPCInferenceService/RepositoryIndex"}) {
+    grpc::ClientContext ctx;
+    grpc::Slice empty("");  // an empty ModelConfigRequest / RepositoryIndexRequest
+    grpc::ByteBuffer request(&empty, 1), response;
+    std::promise<grpc::Status> done;
+    generic.UnaryCall(&ctx, method, grpc::StubOptions(), &request, &response,
+                      [&done](grpc::Status s) { done.set_value(std::move(s)); });
+    EXPECT_EQ(done.get_future().get().error_code(), grpc::StatusCode::UNIMPLEMENTED) << method;
+  }
+}
+
+// One bad request, in both protocols' encodings.
+struct BadGrpcRequest {
+  std::string name;
+  std::function<void(ModelInferRequest&)> spoil;  // applied to RawInfer(1)
+  grpc::StatusCode code;
+  std::string says;
+  std::string http_path;  // the equivalent over HTTP ("" : no equivalent)
+  std::string http_body;  // JSON
+};
+
+class KServeGrpcBadInputTest : public KServeGrpcTest,
+                               public ::testing::WithParamInterface<BadGrpcRequest> {};
+
+TEST_P(KServeGrpcBadInputTest, AnswersTheCodeHttpAnswers) {
+  const BadGrpcRequest& c = GetParam();
+  ModelInferRequest req = RawInfer(1);
+  c.spoil(req);
+  ModelInferResponse resp;
+  grpc::Status s = Infer(req, &resp);
+  EXPECT_EQ(s.error_code(), c.code) << s.error_message();
+  EXPECT_NE(s.error_message().find(c.says), std::string::npos) << s.error_message();
+  if (!c.http_path.empty()) {
+    auto h = http_->Post(c.http_path, c.http_body);
+    EXPECT_EQ(h.status, HttpStatusFor(StatusCodeForGrpcCode(c.code))) << h.body;
+  }
+  ModelInferResponse ok;
+  EXPECT_TRUE(Infer(RawInfer(1), &ok).ok());  // the server is fine
+}
+
+const char* kHttpInfer = "/v2/models/tiny/infer";
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, KServeGrpcBadInputTest,
+    ::testing::Values(
+        BadGrpcRequest{
+            "unknown_model", [](auto& r) { r.set_model_name("nope"); }, grpc::StatusCode::NOT_FOUND,
+            "unknown model", "/v2/models/nope/infer",
+            R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,4],"data":[1,0,0,0]}]})"},
+        BadGrpcRequest{
+            "unloaded_model", [](auto& r) { r.set_model_name("spare"); },
+            grpc::StatusCode::NOT_FOUND, "not loaded", "/v2/models/spare/infer",
+            R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,4],"data":[1,0,0,0]}]})"},
+        BadGrpcRequest{
+            "unknown_version", [](auto& r) { r.set_model_version("3"); },
+            grpc::StatusCode::NOT_FOUND, "no version 3", "/v2/models/tiny/versions/3/infer",
+            R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,4],"data":[1,0,0,0]}]})"},
+        BadGrpcRequest{"non_numeric_version", [](auto& r) { r.set_model_version("x"); },
+                       grpc::StatusCode::INVALID_ARGUMENT, "not a number", "", ""},
+        BadGrpcRequest{
+            "unknown_input", [](auto& r) { r.mutable_inputs(0)->set_name("q"); },
+            grpc::StatusCode::INVALID_ARGUMENT, "q", kHttpInfer,
+            R"({"inputs":[{"name":"q","datatype":"FP32","shape":[1,4],"data":[1,2,3,4]}]})"},
+        BadGrpcRequest{
+            "wrong_datatype", [](auto& r) { r.mutable_inputs(0)->set_datatype("INT32"); },
+            grpc::StatusCode::INVALID_ARGUMENT, "INT32", kHttpInfer,
+            R"({"inputs":[{"name":"x","datatype":"INT32","shape":[1,4],"data":[1,2,3,4]}]})"},
+        BadGrpcRequest{
+            "unknown_datatype", [](auto& r) { r.mutable_inputs(0)->set_datatype("FLOAT"); },
+            grpc::StatusCode::INVALID_ARGUMENT, "FLOAT", kHttpInfer,
+            R"({"inputs":[{"name":"x","datatype":"FLOAT","shape":[1,4],"data":[1,2,3,4]}]})"},
+        BadGrpcRequest{
+            "wrong_shape",
+            [](auto& r) {
+              r.mutable_inputs(0)->set_shape(1, 3);
+              r.set_raw_input_contents(0, Floats({1, 2, 3}));
+            },
+            grpc::StatusCode::INVALID_ARGUMENT, "shape", kHttpInfer,
+            R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,3],"data":[1,2,3]}]})"},
+        BadGrpcRequest{
+            "raw_size_mismatch",
+            [](auto& r) {
+              r.set_raw_input_contents(0, Floats({1, 2, 3}));
+            },
+            grpc::StatusCode::INVALID_ARGUMENT, "x", kHttpInfer,
+            R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,4],"data":[1,2,3]}]})"},
+        BadGrpcRequest{"raw_count_mismatch", [](auto& r) { r.add_raw_input_contents("extra"); },
+                       grpc::StatusCode::INVALID_ARGUMENT, "raw_input_contents", "", ""},
+        BadGrpcRequest{
+            "raw_and_typed",
+            [](auto& r) { r.mutable_inputs(0)->mutable_contents()->add_fp32_contents(1); },
+            grpc::StatusCode::INVALID_ARGUMENT, "contents", "", ""},
+        BadGrpcRequest{"typed_count_mismatch",
+                       [](auto& r) {
+                         r.clear_raw_input_contents();
+                         r.mutable_inputs(0)->mutable_contents()->add_fp32_contents(1);
+                       },
+                       grpc::StatusCode::INVALID_ARGUMENT, "elements", "", ""},
+        BadGrpcRequest{"negative_dimension", [](auto& r) { r.mutable_inputs(0)->set_shape(0, -1); },
+                       grpc::StatusCode::INVALID_ARGUMENT, "negative", "", ""},
+        BadGrpcRequest{"batch_above_max", [](auto& r) { r = RawInfer(1, 9); },
+                       grpc::StatusCode::INVALID_ARGUMENT, "max_batch_size", "", ""},
+        BadGrpcRequest{
+            "unknown_output", [](auto& r) { r.add_outputs()->set_name("zz"); },
+            grpc::StatusCode::INVALID_ARGUMENT, "zz", kHttpInfer,
+            R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,4],"data":[1,0,0,0]}],"outputs":[{"name":"zz"}]})"},
+        BadGrpcRequest{
+            "shared_memory",
+            [](auto& r) {
+              (*r.mutable_inputs(0)->mutable_parameters())["shared_memory_region"].set_string_param(
+                  "r");
+            },
+            grpc::StatusCode::INVALID_ARGUMENT, "shared-memory", "", ""},
+        BadGrpcRequest{
+            "bad_timeout",
+            [](auto& r) { (*r.mutable_parameters())["timeout"].set_string_param("1"); },
+            grpc::StatusCode::INVALID_ARGUMENT, "timeout", kHttpInfer,
+            R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,4],"data":[1,0,0,0]}],"parameters":{"timeout":"1"}})"}),
+    [](const auto& info) { return info.param.name; });
+
+TEST_F(KServeGrpcTest, MessageAboveTheLimitIsResourceExhausted) {
+  FakeServerOptions o;
+  o.grpc_max_message_bytes = 4096;
+  Start(o);
+  ModelInferRequest big = RawInfer(1);
+  big.set_id(std::string(8192, 'i'));
+  ModelInferResponse resp;
+  EXPECT_EQ(Infer(big, &resp).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_TRUE(Infer(RawInfer(1), &resp).ok());
+}
+
+TEST_F(KServeGrpcTest, StatisticsAreTheHttpStatistics) {
+  ModelInferResponse resp;
+  ASSERT_TRUE(Infer(RawInfer(1, 2), &resp).ok());
+  ASSERT_TRUE(Infer(RawInfer(1, 3), &resp).ok());
+  grpc::ClientContext ctx;
+  ModelStatisticsRequest req;
+  req.set_name("tiny");
+  ModelStatisticsResponse stats;
+  ASSERT_TRUE(stub_->ModelStatistics(&ctx, req, &stats).ok());
+  ASSERT_EQ(stats.model_stats_size(), 1);
+  const auto& m = stats.model_stats(0);
+  EXPECT_EQ(m.name(), "tiny");
+  EXPECT_EQ(m.version(), "1");
+  EXPECT_EQ(m.inference_count(), 5u);
+  EXPECT_EQ(m.inference_stats().success().count(), 2u);
+  EXPECT_GT(m.last_inference(), 0u);
+  const json http = json::parse(http_->Get("/v2/models/tiny/stats").body)["model_stats"][0];
+  EXPECT_EQ(m.execution_count(), http["execution_count"].get<uint64_t>());
+  EXPECT_EQ(m.inference_stats().compute_infer().ns(),
+            http["inference_stats"]["compute_infer"]["ns"].get<uint64_t>());
+  EXPECT_EQ(static_cast<size_t>(m.batch_stats_size()), http["batch_stats"].size());
+  grpc::ClientContext all_ctx;
+  ModelStatisticsResponse all;
+  ASSERT_TRUE(stub_->ModelStatistics(&all_ctx, {}, &all).ok());
+  EXPECT_EQ(all.model_stats_size(), 1);  // only loaded models
+  grpc::ClientContext bad_ctx;
+  req.set_name("nope");
+  EXPECT_EQ(stub_->ModelStatistics(&bad_ctx, req, &stats).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(KServeGrpcTest, MetricsCountGrpcCallsAndShareTheInferenceSeries) {
+  FakeServerOptions o;
+  o.metrics_port = 0;
+  Start(o);
+  ModelInferResponse resp;
+  ASSERT_TRUE(Infer(RawInfer(1), &resp).ok());
+  ASSERT_TRUE(Infer(RawInfer(2), &resp).ok());
+  ModelInferRequest bad = RawInfer(1);
+  bad.mutable_inputs(0)->set_datatype("INT32");
+  ASSERT_EQ(Infer(bad, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  ModelInferRequest unknown = RawInfer(1, 1, "nope");
+  ASSERT_EQ(Infer(unknown, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  ASSERT_EQ(
+      http_
+          ->Post(kHttpInfer,
+                 R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,4],"data":[1,0,0,0]}]})")
+          .status,
+      200);
+  HttpClient metrics(server_->server().metrics_port());
+  auto m = metrics.Get("/metrics");
+  ASSERT_EQ(m.status, 200) << m.error;
+  for (const char* series :
+       {R"(batchwise_grpc_requests_total{code="OK",method="ModelInfer"} 2)",
+        R"(batchwise_grpc_requests_total{code="INVALID_ARGUMENT",method="ModelInfer"} 1)",
+        R"(batchwise_grpc_requests_total{code="NOT_FOUND",method="ModelInfer"} 1)",
+        R"(batchwise_inference_requests_total{model="tiny",outcome="success"} 3)",
+        R"(batchwise_inference_requests_total{model="tiny",outcome="failure"} 1)",
+        R"(batchwise_request_duration_seconds_count{model="tiny"} 4)",
+        R"(batchwise_http_requests_total{code="200",endpoint="infer"} 1)"}) {
+    EXPECT_NE(m.body.find(series), std::string::npos) << series << "\n" << m.body;
+  }
+}
+
+TEST_F(KServeGrpcTest, ConcurrentCallsEachGetTheirOwnAnswer) {
+  constexpr int kThreads = 6, kCalls = 40;
+  std::atomic<int> wrong{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto stub = NewStub();
+      for (int i = 0; i < kCalls; ++i) {
+        const float v = static_cast<float>(t * 1000 + i);
+        const int batch = 1 + (i % 3);
+        ModelInferRequest req = RawInfer(v, batch);
+        req.set_id(std::to_string(t) + "/" + std::to_string(i));
+        ModelInferResponse resp;
+        grpc::ClientContext ctx;
+        if (!stub->ModelInfer(&ctx, req, &resp).ok()) {
+          ++failed;
+          continue;
+        }
+        if (resp.id() != req.id() ||
+            AsFloats(resp.raw_output_contents(0)) != std::vector<float>(batch * 2, v)) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+class KServeGrpcGatedTest : public KServeGrpcTest {
+ protected:
+  void SetUp() override {
+    FakeServerOptions o;
+    o.engine.gate = std::make_shared<Gate>();
+    o.engine.fail_on_negative = true;
+    o.max_queue_size = 8;
+    Start(o);
+  }
+
+  // An asynchronous call; `done` is set once it completes.
+  struct Pending {
+    grpc::ClientContext ctx;
+    ModelInferResponse resp;
+    grpc::Status status;
+    std::atomic<bool> done{false};
+  };
+  void Send(const ModelInferRequest& req, Pending& p) {
+    stub_->async()->ModelInfer(&p.ctx, &req, &p.resp, [&p](grpc::Status s) {
+      p.status = std::move(s);
+      p.done.store(true);
+    });
+  }
+  static void Wait(Pending& p) {
+    for (int i = 0; i < 5000 && !p.done.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    ASSERT_TRUE(p.done.load());
+  }
+  int64_t Queued() {
+    return server_->server().scheduler().ModelsJson()[0]["batching"][0]["queued_samples"];
+  }
+  void WaitQueued(int64_t n) {
+    for (int i = 0; i < 1000 && Queued() < n; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    ASSERT_EQ(Queued(), n);
+  }
+};
+
+TEST_F(KServeGrpcGatedTest, EngineFailureIsInternalForThatCallOnly) {
+  ModelInferResponse resp;
+  grpc::Status s = Infer(RawInfer(-1), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_NE(s.error_message().find("fake engine failure"), std::string::npos);
+  EXPECT_TRUE(Infer(RawInfer(1), &resp).ok());
+}
+
+TEST_F(KServeGrpcGatedTest, FullQueueIsUnavailableAtOnceAndTimeoutIsDeadlineExceeded) {
+  gate_->Close();
+  const ModelInferRequest held_req = RawInfer(1);
+  ModelInferRequest timed_req = RawInfer(2);
+  (*timed_req.mutable_parameters())["timeout"].set_int64_param(1000);  // 1 ms in the queue
+  const ModelInferRequest full_req = RawInfer(3, 7);
+  Pending held, timed, full;
+  Send(held_req, held);
+  gate_->WaitForWaiting(1);
+  Send(timed_req, timed);
+  Send(full_req, full);
+  WaitQueued(8);
+  const auto t0 = std::chrono::steady_clock::now();
+  ModelInferResponse refused;
+  grpc::Status s = Infer(RawInfer(4), &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  gate_->Open();
+  Wait(held);
+  Wait(timed);
+  Wait(full);
+  EXPECT_TRUE(held.status.ok()) << held.status.error_message();
+  EXPECT_EQ(timed.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_TRUE(full.status.ok()) << full.status.error_message();
+}
+
+TEST_F(KServeGrpcGatedTest, ShutdownAnswersEveryCallInFlight) {
+  gate_->Close();
+  constexpr int kCalls = 6;
+  std::vector<ModelInferRequest> reqs;
+  for (int i = 0; i < kCalls; ++i) reqs.push_back(RawInfer(static_cast<float>(i)));
+  std::vector<std::unique_ptr<Pending>> calls;
+  for (int i = 0; i < kCalls; ++i) calls.push_back(std::make_unique<Pending>());
+  Send(reqs[0], *calls[0]);
+  gate_->WaitForWaiting(1);
+  for (int i = 1; i < kCalls; ++i) Send(reqs[i], *calls[i]);
+  WaitQueued(kCalls - 1);
+  std::thread stopper([this] { server_->Shutdown(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  gate_->Open();
+  stopper.join();
+  for (int i = 0; i < kCalls; ++i) {
+    Wait(*calls[i]);
+    ASSERT_TRUE(calls[i]->status.ok()) << i << ": " << calls[i]->status.error_message();
+    EXPECT_EQ(AsFloats(calls[i]->resp.raw_output_contents(0))[0], static_cast<float>(i));
+  }
+  ModelInferResponse after;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  EXPECT_FALSE(stub_->ModelInfer(&ctx, RawInfer(1), &after).ok());  // no longer accepting
+}
+
+TEST_F(KServeGrpcGatedTest, ShutdownWithAClientGoneAwayDoesNotHang) {
+  gate_->Close();
+  const ModelInferRequest req = RawInfer(1);
+  {
+    Pending p;
+    Send(req, p);
+    gate_->WaitForWaiting(1);
+    p.ctx.TryCancel();  // the client gives up while the engine holds its request
+    Wait(p);
+    EXPECT_EQ(p.status.error_code(), grpc::StatusCode::CANCELLED);
+  }
+  std::thread stopper([this] { server_->Shutdown(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  gate_->Open();
+  stopper.join();  // the scheduler's late answer to the cancelled call finishes it
+}
+
+}  // namespace
+}  // namespace batchwise

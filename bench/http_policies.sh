@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Batching policies over HTTP, every variant in one run (issue 7, scenario 2b/2c): for each policy,
+# Batching policies over HTTP (or gRPC: PROTOCOL=grpc), every variant in one run (issue 7, scenario 2b/2c): for each policy,
 # `batchwise serve` on one model pinned to cpu:0, driven by `batchwise bench` with the same seeded
 # stepped Poisson schedule (30 % -> 90 % -> 50 % of the capacity measured first, closed loop, in the
 # same run); bench/summarise_policies.py prints the comparison.
@@ -7,7 +7,8 @@
 # Usage: bench/http_policies.sh [mlp|resnet18] [out-dir]   (needs build/ and models/)
 # Environment: PHASE_S (seconds per phase), SLO_MS, TARGET_US (the controllers' batch latency
 # target), FIXED (fixed sizes to compare), LOADS (the phases as fractions of the measured capacity,
-# default "0.3 0.9 0.5"), BUILD (build dir).
+# default "0.3 0.9 0.5"), BUILD (build dir), PROTOCOL (http or grpc: what the inference requests
+# travel over; the controller polling stays on HTTP).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which=${1:-mlp}
@@ -29,6 +30,9 @@ case "$which" in
   *) echo "usage: $0 [mlp|resnet18] [out-dir]" >&2; exit 2 ;;
 esac
 port=18950
+grpc_port=18951
+PROTOCOL=${PROTOCOL:-http}
+proto=(--protocol "$PROTOCOL" --grpc-url "127.0.0.1:$grpc_port")
 # The server (all its threads) on core 0, the load generator on the last core: neither takes CPU
 # from the other, as with the clients on another machine. Without the split, open-loop Poisson at
 # 90 % of the closed-loop capacity is overload (the generator's timers compete with the server's
@@ -38,7 +42,7 @@ gen=(taskset -c "$(( $(nproc) - 1 ))")
 
 serve() {  # serve <policy> [batch size]: the server in the background, ready when it returns
   local args=(serve --model-repository models --models "$model" --processors cpu:0
-              --http-port "$port" --metrics-port -1 --batch-policy "$1"
+              --http-port "$port" --grpc-port "$grpc_port" --metrics-port -1 --batch-policy "$1"
               --latency-target-us "$TARGET_US" --rebalance-period-ms 0)
   [ -n "${2:-}" ] && args+=(--batch-size "$2")
   "${srv[@]}" "$bw" "${args[@]}" >"$out/serve-$1${2:-}.log" 2>&1 &
@@ -54,14 +58,14 @@ stop() { kill -TERM "$server"; wait "$server" || true; }
 
 # Capacity: the most the server answers with the largest batches, closed loop.
 serve queue_delay
-"${gen[@]}" "$bw" bench --url "http://127.0.0.1:$port" -m "$model" -c "$clients" --duration-s 10 \
+"${gen[@]}" "$bw" bench --url "http://127.0.0.1:$port" "${proto[@]}" -m "$model" -c "$clients" --duration-s 10 \
   --warmup-s 3 --slo-ms 100000 --json "$out/capacity.json" >"$out/capacity.txt"
 stop
 capacity=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['models'][0]['total']['throughput_per_s'])" "$out/capacity.json")
 schedule=$(/usr/bin/python3 -c "
 c=$capacity; s=$PHASE_S
 print(','.join(f'{s}s@{c*float(f):.1f}' for f in '$LOADS'.split()))")
-echo "capacity $capacity requests/s; schedule $schedule; SLO $SLO_MS ms; controller target $TARGET_US us"
+echo "$PROTOCOL: capacity $capacity requests/s; schedule $schedule; SLO $SLO_MS ms; controller target $TARGET_US us"
 
 variants=()
 for b in $FIXED; do variants+=("fixed:$b"); done
@@ -69,7 +73,7 @@ variants+=(queue_delay aimd trend)
 for v in "${variants[@]}"; do
   policy=${v%%:*}; size=""; [ "$v" != "$policy" ] && size=${v#*:}
   serve "$policy" "$size"
-  "${gen[@]}" "$bw" bench --url "http://127.0.0.1:$port" -m "$model" --schedule "$schedule" --warmup-s 2 \
+  "${gen[@]}" "$bw" bench --url "http://127.0.0.1:$port" "${proto[@]}" -m "$model" --schedule "$schedule" --warmup-s 2 \
     --slo-ms "$SLO_MS" --seed 1 --poll-ms 250 --json "$out/$policy$size.json" \
     --plot "$out/$policy$size.png" >"$out/$policy$size.txt"
   stop

@@ -7,6 +7,7 @@
 #                      MLP's server CPU per request, the HTTP floor (bench/http_bench)
 #   policies-sim       batching policies on the simulated A100, two schedules (bench/batching_policies)
 #   policies-mlp       batching policies over HTTP, MLP on cpu:0, 30/75/50 % (bench/http_policies.sh)
+#   policies-mlp-grpc  the same over gRPC
 #   policies-resnet18  batching policies over HTTP, ResNet-18 on cpu:0, SLO 300 ms
 #   placement          least-workload vs all-on-fastest vs round-robin, two simulated fleets
 #   loadgen            the load generator's capacity against a trivial model
@@ -22,7 +23,7 @@ export OMP_WAIT_POLICY=PASSIVE
 out=bench-out/$(date -u +%Y%m%d-%H%M)-$(git rev-parse --short HEAD)
 mkdir -p "$out"
 scenarios=("$@")
-((${#scenarios[@]})) || scenarios=(serving policies-sim policies-mlp policies-resnet18 placement loadgen)
+((${#scenarios[@]})) || scenarios=(serving policies-sim policies-mlp policies-mlp-grpc policies-resnet18 placement loadgen)
 
 run() {  # run <scenario>
   case "$1" in
@@ -35,6 +36,8 @@ run() {  # run <scenario>
       "$build"/bench/batching_policies --phases 10s@0.3,10s@0.9,10s@0.5 --json "$out"/policies-sim-a.json
       "$build"/bench/batching_policies --phases 10s@0.1,10s@0.9,10s@0.3 --json "$out"/policies-sim-b.json ;;
     policies-mlp) BUILD=$build LOADS="0.3 0.75 0.5" bench/http_policies.sh mlp "$out"/policies-mlp ;;
+    policies-mlp-grpc)
+      BUILD=$build PROTOCOL=grpc LOADS="0.3 0.75 0.5" bench/http_policies.sh mlp "$out"/policies-mlp-grpc ;;
     policies-resnet18) BUILD=$build bench/http_policies.sh resnet18 "$out"/policies-resnet18 ;;
     placement) "$build"/bench/placement_bench --seconds 10 ;;
     loadgen)

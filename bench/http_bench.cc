@@ -397,11 +397,16 @@ int RunMlpEfficiency(const BenchOptions& o) {
   for (int batch : o.mlp_batches) {
     BenchOptions ob = o;
     ob.batch = batch;
+    // The caller on the engine's core too: each Run hands the batch to the engine's pinned
+    // worker, and from another core that hand-off wakes a halted vCPU (~70 us a Run at batch 1
+    // on this KVM guest, more than the MLP itself); on one core it is a context switch.
+    PinToCores(0, 0);
     auto raw = RawEngine::Create(ob, *config, kind);
     if (!raw) return 1;
     raw->SamplesPerS(o.warmup_s);
     const double raw_rate = raw->SamplesPerS(o.duration_s);
     raw.reset();
+    PinToCores(0, LastCore());
     ServerProcess server(o,
                          {"--models", "mlp_forecaster", "--processors", "cpu:0", "--http-threads",
                           "1", "--batch-policy", "fixed", "--batch-size", std::to_string(batch)},

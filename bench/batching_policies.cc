@@ -12,6 +12,8 @@
 // full or when its oldest request has waited the whole SLO: a static batch size).
 //
 //   build/bench/batching_policies [--phases 10s@0.3,10s@0.9,10s@0.5] [--slo-ms 20] [--json out.json]
+//                                 [--plot-dir DIR]
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <thread>
@@ -24,6 +26,7 @@
 #include "batching/batcher.h"
 #include "common/perf_table.h"
 #include "loadgen/driver.h"
+#include "loadgen/load_report.h"
 
 namespace batchwise {
 namespace {
@@ -47,6 +50,7 @@ struct Args {
   int max_batch = 128;
   uint64_t seed = 1;
   std::string json_path;
+  std::string plot_dir;  // a PNG per variant: latency, goodput and batch size over time
 };
 
 // A request of one sample; the engine's output is not read back (the latency is what counts).
@@ -77,19 +81,32 @@ BatcherOptions OptionsFor(const Variant& v, const Args& a) {
   return o;
 }
 
-// Counts reversals of the controller's batch size, sampled every 5 ms while the load runs.
+// Counts reversals of the controller's batch size, sampled every 5 ms while the load runs, and
+// keeps the samples (for the plot).
 class SizeSampler {
  public:
-  explicit SizeSampler(const Batcher& b)
-      : thread_([this, &b](std::stop_token st) {
+  SizeSampler(const Batcher& b, TimePoint start)
+      : thread_([this, &b, start](std::stop_token st) {
           while (!st.stop_requested()) {
-            Observe(b.State().controller.batch_size);
+            const int size = b.State().controller.batch_size;
+            Observe(size);
+            ControllerPoller::Sample sample;
+            sample.t_s = std::chrono::duration<double>(SystemClock().Now() - start).count();
+            sample.batch_size = size;
+            sample.direction_changes = reversals_;
+            samples_.push_back(sample);
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
           }
         }) {}
-  ~SizeSampler() { thread_.request_stop(); }
+  // Stops sampling; the counts and samples are final after this.
+  void Stop() {
+    thread_.request_stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  ~SizeSampler() { Stop(); }
   int reversals() const { return reversals_; }
   int last() const { return last_; }
+  const std::vector<ControllerPoller::Sample>& samples() const { return samples_; }
 
  private:
   void Observe(int size) {
@@ -102,6 +119,7 @@ class SizeSampler {
   }
   int last_ = 0, dir_ = 0;
   std::atomic<int> reversals_{0};
+  std::vector<ControllerPoller::Sample> samples_;  // written by thread_ only, read after Stop()
   std::jthread thread_;
 };
 
@@ -110,7 +128,11 @@ struct Outcome {
   OpenLoopResult result;
   int reversals = 0;
   int final_size = 0;
+  std::vector<LoadTimeSeries::Window> series;      // 250 ms windows
+  std::vector<ControllerPoller::Sample> sizes;     // the batch size every 5 ms
 };
+
+constexpr double kWindowS = 0.25;
 
 Result<Outcome> RunVariant(const Variant& v, const Args& a, Engine& engine,
                            const RateSchedule& schedule, const PerfTable& table) {
@@ -124,7 +146,8 @@ Result<Outcome> RunVariant(const Variant& v, const Args& a, Engine& engine,
   };
   BW_ASSIGN_OR_RETURN(auto batcher, Batcher::Create(OptionsFor(v, a), SystemClock(), run,
                                                    NewPerfTablePredictor(table)));
-  SizeSampler sampler(*batcher);
+  const TimePoint start = SystemClock().Now();
+  SizeSampler sampler(*batcher, start);
   SendFn send = [&](uint64_t, std::function<void(Status)> done) {
     auto task = std::make_unique<CallbackTask<Request>>(
         Request{done}, 1, [](Status s, Request& r) { r.done(std::move(s)); });
@@ -135,9 +158,18 @@ Result<Outcome> RunVariant(const Variant& v, const Args& a, Engine& engine,
   ArrivalGenerator arrivals(schedule, ArrivalProcess::kPoisson, a.seed);
   DriverOptions d;
   d.slo = std::chrono::microseconds(static_cast<int64_t>(a.slo_ms * 1000));
+  LoadTimeSeries series(
+      start, std::chrono::duration_cast<Duration>(std::chrono::duration<double>(kWindowS)), d.slo);
+  d.on_complete = [&series](TimePoint intended, TimePoint done, const Status& s) {
+    series.Record(intended, done, s);
+  };
   Outcome out{v, RunOpenLoop(SystemClock(), arrivals, send, d), 0, 0};
+  sampler.Stop();
   out.reversals = sampler.reversals();
   out.final_size = sampler.last();
+  out.series = series.Take();
+  out.sizes = sampler.samples();
+  for (auto& sample : out.sizes) sample.model = v.name;  // the plot's lines go by model name
   return out;
 }
 
@@ -239,6 +271,27 @@ int Main(const Args& a) {
                 g / best_capped, a.slo_ms / 4, g / best_full, trend->reversals, aimd->reversals);
   }
   if (!a.json_path.empty()) std::ofstream(a.json_path) << j.dump(2) << "\n";
+  if (!a.plot_dir.empty()) {
+    std::filesystem::create_directories(a.plot_dir);
+    for (const auto& o : all) {
+      ModelLoadResult m;
+      m.model = o.variant.name;
+      m.slo_ms = a.slo_ms;
+      m.result = o.result;
+      m.series = o.series;
+      for (const auto& p : schedule->phases()) {
+        m.phase_labels.push_back(
+            fmt::format("{:.0f}s@{:.0f}/s", std::chrono::duration<double>(p.duration).count(),
+                        p.start_rate_per_s));
+      }
+      std::string file = o.variant.name;
+      std::replace(file.begin(), file.end(), ' ', '_');
+      const std::string png = (std::filesystem::path(a.plot_dir) / (file + ".png")).string();
+      Status s = WriteLoadPlot({m}, o.sizes, png, kWindowS,
+                               o.variant.name + " on a simulated " + a.processor + ", " + a.phases);
+      if (!s.ok()) std::fprintf(stderr, "plot %s: %s\n", png.c_str(), s.ToString().c_str());
+    }
+  }
   return 0;
 }
 
@@ -256,6 +309,8 @@ int main(int argc, char** argv) {
   app.add_option("--max-batch", a.max_batch, "Largest batch")->capture_default_str();
   app.add_option("--seed", a.seed, "Arrival seed")->capture_default_str();
   app.add_option("--json", a.json_path, "Write results as JSON");
+  app.add_option("--plot-dir", a.plot_dir,
+                 "Write a PNG per variant (latency, goodput, batch size over time) here");
   CLI11_PARSE(app, argc, argv);
   return batchwise::Main(a);
 }

@@ -33,8 +33,10 @@ run() {  # run <scenario>
       "$build"/bench/http_bench --batchwise "$build"/batchwise --which mlp,mlp-efficiency,http-floor \
         --warmup-s 3 --duration-s 10 ;;
     policies-sim)
-      "$build"/bench/batching_policies --phases 10s@0.3,10s@0.9,10s@0.5 --json "$out"/policies-sim-a.json
-      "$build"/bench/batching_policies --phases 10s@0.1,10s@0.9,10s@0.3 --json "$out"/policies-sim-b.json ;;
+      "$build"/bench/batching_policies --phases 10s@0.3,10s@0.9,10s@0.5 --json "$out"/policies-sim-a.json \
+        --plot-dir "$out"/policies-sim-a
+      "$build"/bench/batching_policies --phases 10s@0.1,10s@0.9,10s@0.3 --json "$out"/policies-sim-b.json \
+        --plot-dir "$out"/policies-sim-b ;;
     policies-mlp) BUILD=$build LOADS="0.3 0.75 0.5" bench/http_policies.sh mlp "$out"/policies-mlp ;;
     policies-mlp-grpc)
       BUILD=$build PROTOCOL=grpc LOADS="0.3 0.75 0.5" bench/http_policies.sh mlp "$out"/policies-mlp-grpc ;;

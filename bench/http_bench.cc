@@ -49,6 +49,7 @@
 #include "loadgen/http_client.h"
 #include "loadgen/kserve_load.h"
 #include "repository/model_config.h"
+#include "proc_cpu.h"
 
 namespace batchwise {
 namespace {
@@ -81,20 +82,6 @@ void PinToCores(int first, int last) {
   last = std::min(last, LastCore());
   for (int c = std::min(first, last); c <= last; ++c) CPU_SET(c, &set);
   sched_setaffinity(0, sizeof(set), &set);
-}
-
-// utime + stime in seconds from a /proc/.../stat file.
-double StatCpuSeconds(const std::string& path) {
-  std::ifstream in(path);
-  std::string s((std::istreambuf_iterator<char>(in)), {});
-  if (s.rfind(')') == std::string::npos) return 0;
-  std::istringstream rest(s.substr(s.rfind(')') + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(field);
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // `batchwise serve` as a child process.

@@ -8,12 +8,9 @@
 // threads: the driver and the client's I/O thread, told from the server's by their core).
 #include <dirent.h>
 #include <sched.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -21,6 +18,7 @@
 #include "loadgen/arrivals.h"
 #include "loadgen/driver.h"
 #include "loadgen/kserve_load.h"
+#include "proc_cpu.h"
 
 namespace batchwise {
 namespace {
@@ -34,7 +32,7 @@ void PinTo(int core) {
 
 // utime + stime, in seconds, of this process's threads allowed on `core` alone.
 double CpuSecondsOfThreadsOn(int core) {
-  double ticks = 0;
+  double seconds = 0;
   DIR* dir = opendir("/proc/self/task");
   if (!dir) return 0;
   while (dirent* e = readdir(dir)) {
@@ -42,18 +40,10 @@ double CpuSecondsOfThreadsOn(int core) {
     cpu_set_t set;
     if (tid <= 0 || sched_getaffinity(tid, sizeof(set), &set) != 0) continue;
     if (CPU_COUNT(&set) != 1 || !CPU_ISSET(core, &set)) continue;
-    std::ifstream in("/proc/self/task/" + std::string(e->d_name) + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), {});
-    const size_t paren = stat.rfind(')');
-    if (paren == std::string::npos) continue;  // the thread exited between listing and reading
-    std::istringstream rest(stat.substr(paren + 2));
-    std::string field;
-    for (int i = 3; i <= 15 && rest >> field; ++i) {
-      if (i == 14 || i == 15) ticks += std::stod(field);
-    }
+    seconds += StatCpuSeconds("/proc/self/task/" + std::string(e->d_name) + "/stat");
   }
   closedir(dir);
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return seconds;
 }
 
 // The trivial model: metadata of an MLP-shaped input, every infer answered with 24 zero floats.

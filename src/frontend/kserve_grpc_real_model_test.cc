@@ -10,6 +10,7 @@
 #include "backend/testing/model_repo.h"
 #include "frontend/server.h"
 #include "frontend/testing/http_client.h"
+#include "frontend/testing/server_fixture.h"
 #include "grpc_service.grpc.pb.h"
 
 namespace batchwise {
@@ -23,19 +24,7 @@ class KServeGrpcRealModelTest : public ::testing::Test {
     auto mlp = LoadReferenceModel("mlp_forecaster");
     if (!mlp.ok()) GTEST_SKIP() << NoModelsMessage(mlp.status());
     ref_ = *mlp;
-    ServerOptions o;
-    o.model_repository = ModelsDir();
-    o.models = {"mlp_forecaster"};
-    o.processors = "cpu:*";
-    o.profiles_dir = "";
-    o.http.port = 0;
-    o.grpc.port = 0;
-    o.metrics.port = -1;
-    o.scheduler.rebalance_period_ms = 0;
-    o.scheduler.batching.controller.policy = BatchPolicy::kQueueDelay;
-    o.scheduler.batching.max_queue_delay_micros = 500;
-    o.table_dir = (std::filesystem::temp_directory_path() / "bw_grpc_tables").string();
-    auto s = Server::Create(o, SystemClock());
+    auto s = Server::Create(RealMlpServerOptions("bw_grpc_tables", 0), SystemClock());
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = std::move(s).value();
     ASSERT_TRUE(server_->load_failures().empty()) << server_->load_failures()[0];

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "backend/testing/model_repo.h"
 #include "serving/testing/scheduler_harness.h"
 
 namespace batchwise::testing {
@@ -66,6 +67,22 @@ FakeModelServer::~FakeModelServer() {
   server_.reset();
   std::error_code ec;
   fs::remove_all(repository_, ec);
+}
+
+ServerOptions RealMlpServerOptions(const std::string& table_subdir, int grpc_port) {
+  ServerOptions o;
+  o.model_repository = ModelsDir();
+  o.models = {"mlp_forecaster"};
+  o.processors = "cpu:*";
+  o.profiles_dir = "";
+  o.http.port = 0;
+  o.grpc.port = grpc_port;
+  o.metrics.port = -1;
+  o.scheduler.rebalance_period_ms = 0;
+  o.scheduler.batching.controller.policy = BatchPolicy::kQueueDelay;
+  o.scheduler.batching.max_queue_delay_micros = 500;
+  o.table_dir = (std::filesystem::temp_directory_path() / table_subdir).string();
+  return o;
 }
 
 }  // namespace batchwise::testing

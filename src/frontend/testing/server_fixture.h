@@ -45,4 +45,9 @@ class FakeModelServer {
   std::unique_ptr<Server> server_;
 };
 
+// The generated mlp_forecaster on the production engine factory (queue_delay batching with a
+// 500 us wait, HTTP on an ephemeral port, no metrics listener, no re-placement), its tables in
+// <tmp>/<table_subdir>; `grpc_port` as in FakeServerOptions. The caller creates the Server.
+ServerOptions RealMlpServerOptions(const std::string& table_subdir, int grpc_port = -1);
+
 }  // namespace batchwise::testing

@@ -89,8 +89,7 @@ std::string ShapeToString(const Shape& shape) {
 int64_t ElementCount(const Shape& shape) {
   int64_t n = 1;
   for (int64_t d : shape) {
-    if (d < 0) return -1;
-    n *= d;
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return -1;
   }
   return n;
 }
@@ -137,10 +136,14 @@ Tensor Tensor::FromFloats(Shape shape, std::span<const float> values) {
 
 Status Tensor::Validate() const {
   int64_t n = element_count();
-  if (n < 0) return InvalidArgument("shape " + ShapeToString(shape_) + " has a negative dimension");
+  if (n < 0) {
+    return InvalidArgument("shape " + ShapeToString(shape_) +
+                           " has a negative dimension or more elements than int64 holds");
+  }
   if (dtype_ == DataType::kBytes) return BytesOffsets(bytes(), n).status();
-  size_t expected = static_cast<size_t>(n) * DataTypeSize(dtype_);
-  if (expected != size_) {
+  size_t expected = 0;
+  if (__builtin_mul_overflow(static_cast<size_t>(n), DataTypeSize(dtype_), &expected) ||
+      expected != size_) {
     return InvalidArgument(std::string(DataTypeName(dtype_)) + " tensor of shape " +
                            ShapeToString(shape_) + " needs " + std::to_string(expected) +
                            " bytes, got " + std::to_string(size_));

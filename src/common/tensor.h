@@ -33,7 +33,7 @@ size_t DataTypeSize(DataType t);
 
 using Shape = std::vector<int64_t>;
 std::string ShapeToString(const Shape& shape);
-// Product of dims (1 for a scalar); -1 if any dim is negative.
+// Product of dims (1 for a scalar); -1 if any dim is negative or the product overflows int64.
 int64_t ElementCount(const Shape& shape);
 
 class Tensor {

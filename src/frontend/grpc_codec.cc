@@ -3,9 +3,11 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/bytes_tensor.h"
+#include "common/client_tensor.h"
 
 namespace batchwise::kserve {
 namespace {
@@ -46,11 +48,24 @@ std::span<const std::byte> AsBytes(const google::protobuf::RepeatedField<T>& f) 
   return {reinterpret_cast<const std::byte*>(f.data()), f.size() * sizeof(T)};
 }
 
-// `values` narrowed (or widened) element by element into a new tensor of `dtype`.
+// `values` narrowed (or widened) element by element into a new tensor of `dtype`; every value
+// must fit `dtype` (an INT8 sent as int_contents 300 is refused, not wrapped).
 template <typename Out, typename In>
-Tensor Converted(DataType dtype, const Shape& shape,
-                 const google::protobuf::RepeatedField<In>& values) {
-  std::vector<Out> v(values.begin(), values.end());
+Result<Tensor> Converted(DataType dtype, const Shape& shape,
+                         const google::protobuf::RepeatedField<In>& values,
+                         const std::string& what) {
+  std::vector<Out> v;
+  v.reserve(values.size());
+  for (In x : values) {
+    const bool fits = std::is_signed_v<In> ? IntegerFits(dtype, static_cast<int64_t>(x))
+                                           : UnsignedFits(dtype, static_cast<uint64_t>(x));
+    if (!fits) {
+      return InvalidArgument(what + ": element " + std::to_string(v.size()) + " (" +
+                             std::to_string(x) + ") is not a valid " +
+                             std::string(DataTypeName(dtype)));
+    }
+    v.push_back(static_cast<Out>(x));
+  }
   return Tensor::CopyOf(dtype, shape,
                         {reinterpret_cast<const std::byte*>(v.data()), v.size() * sizeof(Out)});
 }
@@ -68,14 +83,14 @@ Result<Tensor> FromContents(DataType dtype, const Shape& shape, const InferTenso
   switch (dtype) {
     case DataType::kBool: {
       BW_RETURN_IF_ERROR(count(c.bool_contents_size()));
-      return Converted<uint8_t>(dtype, shape, c.bool_contents());
+      return Converted<uint8_t>(dtype, shape, c.bool_contents(), what);
     }
     case DataType::kInt8:
       BW_RETURN_IF_ERROR(count(c.int_contents_size()));
-      return Converted<int8_t>(dtype, shape, c.int_contents());
+      return Converted<int8_t>(dtype, shape, c.int_contents(), what);
     case DataType::kInt16:
       BW_RETURN_IF_ERROR(count(c.int_contents_size()));
-      return Converted<int16_t>(dtype, shape, c.int_contents());
+      return Converted<int16_t>(dtype, shape, c.int_contents(), what);
     case DataType::kInt32:
       BW_RETURN_IF_ERROR(count(c.int_contents_size()));
       return Tensor::CopyOf(dtype, shape, AsBytes(c.int_contents()));
@@ -84,10 +99,10 @@ Result<Tensor> FromContents(DataType dtype, const Shape& shape, const InferTenso
       return Tensor::CopyOf(dtype, shape, AsBytes(c.int64_contents()));
     case DataType::kUint8:
       BW_RETURN_IF_ERROR(count(c.uint_contents_size()));
-      return Converted<uint8_t>(dtype, shape, c.uint_contents());
+      return Converted<uint8_t>(dtype, shape, c.uint_contents(), what);
     case DataType::kUint16:
       BW_RETURN_IF_ERROR(count(c.uint_contents_size()));
-      return Converted<uint16_t>(dtype, shape, c.uint_contents());
+      return Converted<uint16_t>(dtype, shape, c.uint_contents(), what);
     case DataType::kUint32:
       BW_RETURN_IF_ERROR(count(c.uint_contents_size()));
       return Tensor::CopyOf(dtype, shape, AsBytes(c.uint_contents()));
@@ -134,12 +149,13 @@ Result<NamedTensor> DecodeInput(const ModelInferRequest::InferInputTensor& in, i
   if (!dtype.ok()) {
     return InvalidArgument(what + ": \"" + in.datatype() + "\" is not a KServe datatype");
   }
-  Shape shape(in.shape().begin(), in.shape().end());
-  for (int64_t d : shape) {
-    if (d < 0)
-      return InvalidArgument(what + ": shape " + ShapeToString(shape) +
-                             " has a negative dimension");
+  if (static_cast<size_t>(in.shape_size()) > kMaxClientRank) {
+    return InvalidArgument(what + ": shape has more than " + std::to_string(kMaxClientRank) +
+                           " dimensions");
   }
+  Shape shape(in.shape().begin(), in.shape().end());
+  // Before any element count is used (the typed contents' check multiplies the dimensions).
+  BW_RETURN_IF_ERROR(CheckClientShape(shape, what).status());
   if (raw != nullptr) {
     if (in.has_contents()) {
       return InvalidArgument(what + " has contents although the request has raw_input_contents");
@@ -148,8 +164,7 @@ Result<NamedTensor> DecodeInput(const ModelInferRequest::InferInputTensor& in, i
   } else {
     BW_ASSIGN_OR_RETURN(out.tensor, FromContents(*dtype, shape, in.contents(), what));
   }
-  Status valid = out.tensor.Validate();
-  if (!valid.ok()) return InvalidArgument(what + ": " + valid.message());
+  BW_RETURN_IF_ERROR(CheckClientTensor(out.tensor, what));
   return out;
 }
 

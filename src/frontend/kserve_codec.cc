@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/client_tensor.h"
 #include "frontend/json_tree.h"
 
 namespace batchwise::kserve {
@@ -16,8 +17,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr size_t kMaxRank = 16;
-constexpr int64_t kMaxElements = int64_t{1} << 40;
 
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
@@ -59,11 +58,14 @@ float HalfToFloat(uint16_t h) {
 
 // --- Request fields ---
 
+// The JSON form of a shape; its limits are CheckClientShape's (common/client_tensor.h).
 Result<Shape> ParseShape(JsonValue j, const std::string& what) {
   if (!j.is_array()) return InvalidArgument(what + ": \"shape\" must be an array of integers");
-  if (j.size() > kMaxRank) return InvalidArgument(what + ": shape has more than 16 dimensions");
+  if (j.size() > kMaxClientRank) {
+    return InvalidArgument(what + ": shape has more than " + std::to_string(kMaxClientRank) +
+                           " dimensions");
+  }
   Shape shape;
-  int64_t count = 1;
   for (JsonValue d : j) {
     if (!d.is_number_integer()) {
       return InvalidArgument(what + ": shape " + j.Dump() + " has a non-integer dimension");
@@ -71,14 +73,12 @@ Result<Shape> ParseShape(JsonValue j, const std::string& what) {
     if (!d.is_number_unsigned()) {
       return InvalidArgument(what + ": shape " + j.Dump() + " has a negative dimension");
     }
-    const uint64_t v = d.uint64();
-    if (v > static_cast<uint64_t>(kMaxElements) ||
-        (v > 0 && count > kMaxElements / static_cast<int64_t>(v))) {
+    if (d.uint64() > static_cast<uint64_t>(kMaxClientElements)) {
       return InvalidArgument(what + ": shape " + j.Dump() + " has too many elements");
     }
-    count *= static_cast<int64_t>(v);
-    shape.push_back(static_cast<int64_t>(v));
+    shape.push_back(static_cast<int64_t>(d.uint64()));
   }
+  BW_RETURN_IF_ERROR(CheckClientShape(shape, what).status());
   return shape;
 }
 
@@ -89,22 +89,21 @@ Status Flatten(JsonValue data, size_t depth, size_t limit, std::vector<JsonValue
     out.push_back(data);
     return Status::Ok();
   }
-  if (depth > kMaxRank) return InvalidArgument("\"data\" is nested deeper than any shape");
+  if (depth > kMaxClientRank) return InvalidArgument("\"data\" is nested deeper than any shape");
   for (JsonValue e : data) BW_RETURN_IF_ERROR(Flatten(e, depth + 1, limit, out));
   return Status::Ok();
 }
 
+// The value in `dtype`'s range (client_tensor.h: IntegerFits, FloatFits), else false.
 template <typename T>
-bool PutInteger(JsonValue v, std::byte* dst) {
+bool PutInteger(DataType dtype, JsonValue v, std::byte* dst) {
   T t;
   if (v.is_number_unsigned()) {
-    const uint64_t u = v.uint64();
-    if (!std::in_range<T>(u)) return false;
-    t = static_cast<T>(u);
+    if (!UnsignedFits(dtype, v.uint64())) return false;
+    t = static_cast<T>(v.uint64());
   } else if (v.is_number_integer()) {
-    const int64_t i = v.int64();
-    if (!std::in_range<T>(i)) return false;
-    t = static_cast<T>(i);
+    if (!IntegerFits(dtype, v.int64())) return false;
+    t = static_cast<T>(v.int64());
   } else {
     return false;
   }
@@ -113,8 +112,8 @@ bool PutInteger(JsonValue v, std::byte* dst) {
 }
 
 template <typename T>
-bool PutFloat(JsonValue v, std::byte* dst) {
-  if (!v.is_number()) return false;
+bool PutFloat(DataType dtype, JsonValue v, std::byte* dst) {
+  if (!v.is_number() || !FloatFits(dtype, v.number())) return false;
   const T t = static_cast<T>(v.number());
   std::memcpy(dst, &t, sizeof(T));
   return true;
@@ -127,31 +126,31 @@ bool PutElement(DataType dtype, JsonValue v, std::byte* dst) {
       *dst = std::byte{v.boolean() ? uint8_t{1} : uint8_t{0}};
       return true;
     case DataType::kUint8:
-      return PutInteger<uint8_t>(v, dst);
+      return PutInteger<uint8_t>(dtype, v, dst);
     case DataType::kUint16:
-      return PutInteger<uint16_t>(v, dst);
+      return PutInteger<uint16_t>(dtype, v, dst);
     case DataType::kUint32:
-      return PutInteger<uint32_t>(v, dst);
+      return PutInteger<uint32_t>(dtype, v, dst);
     case DataType::kUint64:
-      return PutInteger<uint64_t>(v, dst);
+      return PutInteger<uint64_t>(dtype, v, dst);
     case DataType::kInt8:
-      return PutInteger<int8_t>(v, dst);
+      return PutInteger<int8_t>(dtype, v, dst);
     case DataType::kInt16:
-      return PutInteger<int16_t>(v, dst);
+      return PutInteger<int16_t>(dtype, v, dst);
     case DataType::kInt32:
-      return PutInteger<int32_t>(v, dst);
+      return PutInteger<int32_t>(dtype, v, dst);
     case DataType::kInt64:
-      return PutInteger<int64_t>(v, dst);
+      return PutInteger<int64_t>(dtype, v, dst);
     case DataType::kFp16: {
-      if (!v.is_number()) return false;
+      if (!v.is_number() || !FloatFits(dtype, v.number())) return false;
       const uint16_t h = FloatToHalf(static_cast<float>(v.number()));
       std::memcpy(dst, &h, 2);
       return true;
     }
     case DataType::kFp32:
-      return PutFloat<float>(v, dst);
+      return PutFloat<float>(dtype, v, dst);
     case DataType::kFp64:
-      return PutFloat<double>(v, dst);
+      return PutFloat<double>(dtype, v, dst);
     case DataType::kBytes:
       return false;
   }
@@ -214,8 +213,7 @@ Result<Tensor> TensorFromBinary(DataType dtype, const Shape& shape,
   Tensor t = reinterpret_cast<uintptr_t>(data) % align == 0
                  ? Tensor::Borrow(dtype, shape, bytes, body)
                  : Tensor::CopyOf(dtype, shape, bytes);
-  Status valid = t.Validate();
-  if (!valid.ok()) return InvalidArgument(what + ": " + valid.message());
+  BW_RETURN_IF_ERROR(CheckClientTensor(t, what));
   return t;
 }
 
@@ -276,6 +274,7 @@ Result<NamedTensor> DecodeInput(JsonValue in, size_t index,
   }
   if (!data.exists()) return InvalidArgument(what + " has neither \"data\" nor binary_data_size");
   BW_ASSIGN_OR_RETURN(out.tensor, TensorFromJson(*dtype, shape, data, what));
+  BW_RETURN_IF_ERROR(CheckClientTensor(out.tensor, what));
   return out;
 }
 

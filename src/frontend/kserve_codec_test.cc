@@ -103,6 +103,18 @@ INSTANTIATE_TEST_SUITE_P(
             "too many elements"},
         BadCase{R"({"inputs":[{"name":"x","datatype":"UINT8","shape":[1],"data":[300]}]})",
                 "not a valid UINT8"},
+        BadCase{R"({"inputs":[{"name":"x","datatype":"INT8","shape":[1],"data":[-129]}]})",
+                "not a valid INT8"},
+        BadCase{R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1e39]}]})",
+                "not a valid FP32"},
+        BadCase{R"({"inputs":[{"name":"x","datatype":"FP16","shape":[1],"data":[70000]}]})",
+                "not a valid FP16"},
+        BadCase{
+            R"({"inputs":[{"name":"x","datatype":"UINT8","shape":[1,4011275626538389761,53523,3],"data":[1]}]})",
+            "too many elements"},
+        BadCase{
+            R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1],"data":[1]}]})",
+            "more than 16 dimensions"},
         BadCase{R"({"inputs":[{"name":"x","datatype":"INT32","shape":[1],"data":["a"]}]})",
                 "not a valid INT32"},
         BadCase{R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1]}]})", "neither"},

@@ -306,6 +306,33 @@ INSTANTIATE_TEST_SUITE_P(
                        grpc::StatusCode::INVALID_ARGUMENT, "elements", "", ""},
         BadGrpcRequest{"negative_dimension", [](auto& r) { r.mutable_inputs(0)->set_shape(0, -1); },
                        grpc::StatusCode::INVALID_ARGUMENT, "negative", "", ""},
+        // The hostile-input probe's request (the element count wraps int64 to the raw size).
+        BadGrpcRequest{
+            "wrapping_shape",
+            [](auto& r) {
+              r.mutable_inputs(0)->clear_shape();
+              for (int64_t d : {int64_t{1}, int64_t{4011275626538389761}, int64_t{53523},
+                                int64_t{3}}) {
+                r.mutable_inputs(0)->add_shape(d);
+              }
+              r.set_raw_input_contents(0, std::string(1309753, 'a'));
+            },
+            grpc::StatusCode::INVALID_ARGUMENT, "too many elements", kHttpInfer,
+            R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,4011275626538389761,53523,3],"data":[1]}]})"},
+        BadGrpcRequest{"rank_above_16",
+                       [](auto& r) {
+                         for (int i = 0; i < 15; ++i) r.mutable_inputs(0)->add_shape(1);
+                       },
+                       grpc::StatusCode::INVALID_ARGUMENT, "more than 16 dimensions", "", ""},
+        BadGrpcRequest{"int8_out_of_range",
+                       [](auto& r) {
+                         r.clear_raw_input_contents();
+                         auto* in = r.mutable_inputs(0);
+                         in->set_datatype("INT8");
+                         for (int v : {1, 2, 300, 4}) in->mutable_contents()->add_int_contents(v);
+                       },
+                       grpc::StatusCode::INVALID_ARGUMENT, "(300) is not a valid INT8", kHttpInfer,
+                       R"({"inputs":[{"name":"x","datatype":"INT8","shape":[1,4],"data":[1,2,300,4]}]})"},
         BadGrpcRequest{"batch_above_max", [](auto& r) { r = RawInfer(1, 9); },
                        grpc::StatusCode::INVALID_ARGUMENT, "max_batch_size", "", ""},
         BadGrpcRequest{

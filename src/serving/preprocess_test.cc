@@ -214,5 +214,19 @@ TEST(PreprocessTest, RejectsBadPixelTensorsAndSaysWhy) {
   EXPECT_TRUE(IsRawImageInput(p, Tensor::Allocate(DataType::kUint8, {1, 8, 8, 3})));
 }
 
+// The hostile-input probe's request: a shape whose element count wraps int64 to exactly the size
+// of its 1.3 MB buffer. It used to pass validation and build a 53505x53523 image over the buffer
+// (SIGSEGV); now the count does not wrap and the tensor is refused.
+TEST(PreprocessTest, RejectsAShapeWhoseElementCountWrapsToTheBufferSize) {
+  const Shape wrapping = {1, 4011275626538389761, 53523, 3};
+  std::vector<std::byte> buffer(1309753);
+  const Tensor t = Tensor::Borrow(DataType::kUint8, wrapping, buffer);
+  EXPECT_EQ(ElementCount(wrapping), -1);
+  EXPECT_FALSE(t.Validate().ok());
+  auto r = PreprocessImages(ImageNet(), t);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status();
+}
+
 }  // namespace
 }  // namespace batchwise

@@ -60,6 +60,12 @@ class [[nodiscard]] Status {
 
 std::ostream& operator<<(std::ostream& os, const Status& s);
 
+// `message` as a client may see it: every absolute file-system path in it (a token that starts
+// with '/' and has two or more components) cut to ".../" and its last component, so an answer
+// never shows the server's folders (the log keeps the whole message). URL paths of the protocol
+// ("/v2/...") are left as they are. Both protocols' error answers go through it.
+std::string ClientMessage(std::string_view message);
+
 inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }

@@ -39,3 +39,25 @@ TEST(StatusTest, MacrosPropagateTheFirstError) {
 
 }  // namespace
 }  // namespace batchwise
+
+namespace batchwise {
+namespace {
+
+TEST(ClientMessageTest, CutsFileSystemPathsToTheirLastComponent) {
+  EXPECT_EQ(ClientMessage("cannot read /srv/models/resnet18/config.json: No such file"),
+            "cannot read .../config.json: No such file");
+  EXPECT_EQ(ClientMessage("folder '/home/ops/models/x/' is empty"), "folder '.../x' is empty");
+  EXPECT_EQ(ClientMessage("/opt/a/b.onnx"), ".../b.onnx");
+  EXPECT_EQ(ClientMessage("(/usr/src/opencv/modules/dnn/onnx_importer.cpp:1021)"),
+            "(.../onnx_importer.cpp:1021)");
+}
+
+TEST(ClientMessageTest, LeavesProtocolPathsRatiosAndPlainTextAlone) {
+  for (const char* m : {"no route for /v2/models/x/infer", "unknown model 'a/b'", "10/20 done",
+                        "root / and /tmp", "", "x"}) {
+    EXPECT_EQ(ClientMessage(m), m);
+  }
+}
+
+}  // namespace
+}  // namespace batchwise

@@ -65,7 +65,7 @@ StatusCode StatusCodeForGrpcCode(grpc::StatusCode code) {
 
 grpc::Status ToGrpcStatus(const Status& s) {
   if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(GrpcCodeFor(s.code()), s.message());
+  return grpc::Status(GrpcCodeFor(s.code()), ClientMessage(s.message()));
 }
 
 Status FromGrpcStatus(const grpc::Status& s) {

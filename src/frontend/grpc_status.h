@@ -17,6 +17,7 @@ grpc::StatusCode GrpcCodeFor(StatusCode code);
 // PERMISSION_DENIED to UNAUTHENTICATED and OUT_OF_RANGE to INVALID_ARGUMENT.
 StatusCode StatusCodeForGrpcCode(grpc::StatusCode code);
 
+// The message is ClientMessage(s.message()): no file-system paths reach a client.
 grpc::Status ToGrpcStatus(const Status& s);
 Status FromGrpcStatus(const grpc::Status& s);
 

@@ -76,7 +76,7 @@ int HttpStatusFor(TransportError error) {
 }
 
 std::string ErrorBody(const std::string& message) {
-  return nlohmann::json{{"error", message}}.dump(-1, ' ', false,
+  return nlohmann::json{{"error", ClientMessage(message)}}.dump(-1, ' ', false,
                                                  nlohmann::json::error_handler_t::replace);
 }
 

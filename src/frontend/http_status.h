@@ -29,7 +29,8 @@ StatusCode StatusCodeForHttpStatus(int http_status);
 // kHandlerDropped 500.
 int HttpStatusFor(TransportError error);
 
-// The KServe error body: {"error": "<message>"} (invalid UTF-8 in the message is replaced).
+// The KServe error body: {"error": "<message>"} (invalid UTF-8 in the message is replaced, file-system
+// paths cut by ClientMessage).
 std::string ErrorBody(const std::string& message);
 
 }  // namespace batchwise

@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -288,6 +290,18 @@ TEST_F(KServeHttpTest, RepositoryNeedsTheBearerTokenWhenOneIsSet) {
                 .status,
             200);
   EXPECT_EQ(client_->Post(kInferPath, JsonInfer(1)).status, 200);  // inference needs no token
+}
+
+// A load that fails reads a file under the repository; the answer names the file, not where the
+// server keeps it (the log has the whole path).
+TEST_F(KServeHttpTest, LoadErrorsDoNotShowServerPaths) {
+  const std::string folder = server_->repository() + "/broken";
+  std::filesystem::create_directories(folder);
+  std::ofstream(folder + "/config.json") << "{ not json";
+  auto r = client_->Post("/v2/repository/models/broken/load", "");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("config.json"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find(server_->repository()), std::string::npos) << r.body;
 }
 
 TEST_F(KServeHttpTest, MetricsArePrometheusText) {

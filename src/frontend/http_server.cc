@@ -159,9 +159,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void Refuse() {
     refusal_ = true;
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      self->Reject(503, "too many connections (the limit is " +
-                            std::to_string(self->server_.options.max_connections) +
-                            "); retry later");
+      self->Reject(HttpStatusFor(StatusCode::kUnavailable),
+                   "too many connections (the limit is " +
+                       std::to_string(self->server_.options.max_connections) + "); retry later");
     });
   }
 

@@ -53,6 +53,13 @@ void AddHttpFlags(CLI::App* cmd, ServeArgs& a) {
       ->capture_default_str();
   cmd->add_option("--idle-timeout-ms", h.idle_timeout_ms, "Close idle kept-alive connections after")
       ->capture_default_str();
+  cmd->add_option("--http-request-timeout-ms", h.io_timeout_ms,
+                  "Receive a whole request once its first byte came (and write a response) "
+                  "within this, else the connection is closed")
+      ->capture_default_str();
+  cmd->add_option("--http-max-connections", h.max_connections,
+                  "HTTP connections served at once (503 and close above; keep under ulimit -n)")
+      ->capture_default_str();
   cmd->add_option("--shutdown-grace-ms", h.shutdown_grace_ms,
                   "On SIGTERM, wait this long for requests in flight (HTTP and gRPC)")
       ->capture_default_str();

@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -23,6 +24,7 @@
 #include <thread>
 
 #include "common/thread_annotations.h"
+#include "frontend/accept_backoff.h"
 #include "frontend/http_status.h"
 
 namespace batchwise {
@@ -74,6 +76,7 @@ Status HttpServer::Options::Validate() const {
   if (threads < 1) return InvalidArgument("threads must be >= 1");
   if (max_header_bytes < 1024) return InvalidArgument("max_header_bytes must be >= 1024");
   if (max_body_bytes < 1) return InvalidArgument("max_body_bytes must be >= 1");
+  if (max_connections < 1) return InvalidArgument("max_connections must be >= 1");
   if (idle_timeout_ms <= 0 || io_timeout_ms <= 0 || shutdown_grace_ms < 0) {
     return InvalidArgument("timeouts must be > 0 (shutdown_grace_ms >= 0)");
   }
@@ -90,10 +93,14 @@ class HttpServer::Impl {
       : options(options),
         handler(std::move(handler)),
         ioc(options.threads),
-        acceptor(asio::make_strand(ioc)) {}
+        acceptor(asio::make_strand(ioc)),
+        accept_timer(acceptor.get_executor()) {}
 
   Status Listen();
   void Accept();
+  void OnAccepted(tcp::socket socket);
+  void OnAcceptError(beast::error_code ec);
+  bool AtCapacity() const;
   void Register(const std::shared_ptr<Session>& s);
   void Unregister(Session* s);
   void Shutdown();
@@ -106,10 +113,16 @@ class HttpServer::Impl {
   mutable std::mutex mu;
   std::condition_variable drained;
   std::map<Session*, std::weak_ptr<Session>> sessions GUARDED_BY(mu);
+  // Connections above max_connections being answered 503 (not in `sessions`); more than
+  // kMaxRefusing at once are closed without an answer, so refusing stays cheap.
+  static constexpr size_t kMaxRefusing = 64;
+  std::atomic<size_t> refusing{0};
 
   asio::io_context ioc;
   tcp::acceptor acceptor;
-  int port = 0;  // bound port, set by Listen()
+  asio::steady_timer accept_timer;  // the pause after a failed accept (on the acceptor's strand)
+  AcceptBackoff accept_backoff;     // on the acceptor's strand
+  int port = 0;                     // bound port, set by Listen()
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::vector<std::jthread> threads;
 
@@ -123,8 +136,34 @@ class HttpServer::Impl {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, HttpServer::Impl& server)
-      : stream_(std::move(socket)), server_(server) {}
-  ~Session() { server_.Unregister(this); }
+      : stream_(std::move(socket)), server_(server) {
+    // Unparsed bytes are a header, a chunk-size line or a trailer being received (a body is
+    // parsed as it comes): bounded, so no such element can take unbounded memory.
+    buffer_.max_size(server_.options.max_header_bytes + kReadBytes);
+    chunk_header_ = [this](uint64_t, beast::string_view extensions, beast::error_code& ec) {
+      framing_bytes_ += extensions.size();
+      if (header_bytes_ + framing_bytes_ > server_.options.max_header_bytes) {
+        ec = http::error::header_limit;
+      }
+    };
+  }
+  ~Session() {
+    if (refusal_) {
+      server_.refusing.fetch_sub(1);
+    } else {
+      server_.Unregister(this);
+    }
+  }
+
+  // Above max_connections: a 503 and close, no request read (the caller counted it in refusing).
+  void Refuse() {
+    refusal_ = true;
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->Reject(HttpStatusFor(StatusCode::kUnavailable),
+                   "too many connections (the limit is " +
+                       std::to_string(self->server_.options.max_connections) + "); retry later");
+    });
+  }
 
   void Start() {
     server_.Register(shared_from_this());
@@ -165,18 +204,25 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_.options.max_header_bytes));
     parser_->body_limit(server_.options.max_body_bytes);
+    parser_->on_chunk_header(chunk_header_);
+    framing_bytes_ = 0;
     stream_.expires_after(
         Ms(buffer_.size() ? server_.options.io_timeout_ms : server_.options.idle_timeout_ms));
+    head_ = false;
     http::async_read_header(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+        [self = shared_from_this()](beast::error_code ec, size_t n) { self->OnHeader(ec, n); });
   }
 
-  void OnHeader(beast::error_code ec) {
+  void OnHeader(beast::error_code ec, size_t header_bytes) {
     if (ec) return OnReadError(ec);
     busy_ = true;
+    header_bytes_ = header_bytes;
     stream_.expires_after(Ms(server_.options.io_timeout_ms));
     const auto& req = parser_->get();
+    head_ = req.method() == http::verb::head;
+    header_fields_ = static_cast<size_t>(std::distance(req.begin(), req.end()));
+    if (auto framing = FramingError(req)) return Reject(TransportError::kMalformed, *framing);
     auto expect = req.find(http::field::expect);
     if (expect != req.end() && beast::iequals(expect->value(), "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
@@ -192,11 +238,63 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       if (ec) return self->OnReadError(ec);
-                       self->Dispatch();
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+          if (ec) return self->OnReadError(ec);
+          if (self->TrailerTooLarge()) {
+            return self->Reject(TransportError::kHeaderTooLarge, self->HeaderLimitMessage());
+          }
+          self->Dispatch();
+        });
+  }
+
+  // Chunked trailer fields count against max_header_bytes with the header and chunk extensions
+  // (Beast appends them to the header's fields; a field's bytes: name, ": ", value, CRLF).
+  bool TrailerTooLarge() const {
+    if (!parser_->chunked()) return false;
+    const auto& req = parser_->get();
+    size_t bytes = header_bytes_ + framing_bytes_;
+    auto it = req.begin();
+    std::advance(it, std::min(header_fields_, static_cast<size_t>(std::distance(it, req.end()))));
+    for (; it != req.end(); ++it) bytes += it->name_string().size() + it->value().size() + 4;
+    return bytes > server_.options.max_header_bytes;
+  }
+
+  std::string HeaderLimitMessage() const {
+    return "request header (with chunk extensions and trailer) exceeds the limit of " +
+           std::to_string(server_.options.max_header_bytes) + " bytes";
+  }
+
+  // RFC 9112 6.1 and 6.3: a body is framed by Content-Length or by a Transfer-Encoding whose
+  // only coding is "chunked"; anything else could be read differently by a proxy in front
+  // (request smuggling), so it is refused and the connection closed, its body never parsed.
+  static std::optional<std::string> FramingError(const http::request_header<>& req) {
+    std::vector<beast::string_view> codings;
+    bool has_te = false;
+    for (const auto& f : req) {
+      if (f.name() != http::field::transfer_encoding) continue;
+      has_te = true;
+      for (auto coding : http::token_list(f.value())) codings.push_back(coding);
+    }
+    if (!has_te) return std::nullopt;
+    if (req.version() < 11) return "Transfer-Encoding in an HTTP/1.0 request";
+    if (req.find(http::field::content_length) != req.end()) {
+      return "both Content-Length and Transfer-Encoding";
+    }
+    if (codings.size() != 1 || !beast::iequals(codings.front(), "chunked")) {
+      return "unsupported Transfer-Encoding '" + std::string(req[http::field::transfer_encoding]) +
+             "' (only 'chunked' is accepted)";
+    }
+    return std::nullopt;
+  }
+
+  // An error answer before the request reached the handler; the connection closes after it.
+  void Reject(TransportError why, const std::string& what) { Reject(HttpStatusFor(why), what); }
+  void Reject(int status, const std::string& what) {
+    busy_ = false;
+    close_after_write_ = true;
+    version_ = 11;
+    Write({status, "application/json", {}, ErrorBody(what)});
   }
 
   void OnReadError(beast::error_code ec) {
@@ -208,17 +306,17 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     TransportError why = TransportError::kMalformed;
     if (ec == http::error::body_limit) why = TransportError::kBodyTooLarge;
-    if (ec == http::error::header_limit) why = TransportError::kHeaderTooLarge;
+    // buffer_overflow: a chunk-size line or a trailer longer than the buffer allows.
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+      why = TransportError::kHeaderTooLarge;
+    }
     const std::string what = why == TransportError::kBodyTooLarge
                                  ? "request body exceeds the limit of " +
                                        std::to_string(server_.options.max_body_bytes) + " bytes"
                              : why == TransportError::kHeaderTooLarge
-                                 ? "request header exceeds the limit of " +
-                                       std::to_string(server_.options.max_header_bytes) + " bytes"
+                                 ? HeaderLimitMessage()
                                  : "malformed HTTP request: " + ec.message();
-    close_after_write_ = true;
-    version_ = 11;
-    Write({HttpStatusFor(why), "application/json", {}, ErrorBody(what)});
+    Reject(why, what);
   }
 
   HttpRequest Convert(http::request<http::string_body>&& req) const {
@@ -266,6 +364,10 @@ class Session : public std::enable_shared_from_this<Session> {
     // No body for 1xx, 204 and 304 (RFC 9110 6.4.1).
     const bool bodyless = status < 200 || status == 204 || status == 304;
     out_body_ = bodyless ? std::string() : std::move(r.body);
+    // A response to HEAD has the GET's header fields (Content-Length included) and no body
+    // (RFC 9110 9.3.2): body bytes would be read as the start of the next response.
+    const size_t body_bytes = out_body_.size();
+    if (head_) out_body_.clear();
     std::string& h = out_header_;
     h.clear();
     h += version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
@@ -278,7 +380,7 @@ class Session : public std::enable_shared_from_this<Session> {
     for (const auto& [k, v] : r.headers) AppendField(h, k, v);
     if (!bodyless) {
       h += "Content-Length: ";
-      h += std::to_string(out_body_.size());
+      h += std::to_string(body_bytes);
       h += "\r\n";
     }
     // HTTP/1.1 persists unless it says close; HTTP/1.0 closes unless it says keep-alive.
@@ -322,7 +424,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Drain() {
     if (drained_ > 4 * 1024 * 1024) return Close();
-    stream_.async_read_some(buffer_.prepare(64 * 1024),
+    stream_.async_read_some(buffer_.prepare(kReadBytes),
                             [self = shared_from_this()](beast::error_code ec, size_t n) {
                               self->drained_ += n;
                               self->buffer_.consume(self->buffer_.size());
@@ -337,16 +439,25 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.socket().close(ignored);
   }
 
+  static constexpr size_t kReadBytes = 64 * 1024;  // Beast's read size
+
   beast::tcp_stream stream_;
   HttpServer::Impl& server_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  std::string out_header_;  // the response being written: header, then body
+  // Counts chunk extensions against the header limit; the parser holds a reference to it.
+  std::function<void(uint64_t, beast::string_view, beast::error_code&)> chunk_header_;
+  size_t header_bytes_ = 0;   // the request's header block
+  size_t header_fields_ = 0;  // its fields (those after it are trailer fields)
+  size_t framing_bytes_ = 0;  // chunk extensions so far
+  std::string out_header_;    // the response being written: header, then body
   std::string out_body_;
   bool response_keep_alive_ = false;
   bool busy_ = false;
   bool keep_alive_ = false;
   bool close_after_write_ = false;
+  bool head_ = false;     // the request being answered is a HEAD
+  bool refusal_ = false;  // answered 503 above max_connections; never registered
   unsigned version_ = 11;
   size_t drained_ = 0;
 };
@@ -374,14 +485,43 @@ void HttpServer::Impl::Accept() {
   acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (!acceptor.is_open()) return;  // closed by Shutdown()
-      spdlog::warn("http accept: {}", ec.message());
-    } else {
-      beast::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<Session>(std::move(socket), *this)->Start();
+      return OnAcceptError(ec);
     }
+    accept_backoff.OnSuccess();
+    OnAccepted(std::move(socket));
     Accept();
   });
+}
+
+void HttpServer::Impl::OnAccepted(tcp::socket socket) {
+  beast::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  if (!AtCapacity()) return std::make_shared<Session>(std::move(socket), *this)->Start();
+  if (refusing.fetch_add(1) >= kMaxRefusing) {
+    refusing.fetch_sub(1);
+    return;  // the socket closes here: too many refusals in flight to answer this one
+  }
+  std::make_shared<Session>(std::move(socket), *this)->Refuse();
+}
+
+// The failed connection stays in the backlog: accepting again at once would spin (EMFILE).
+void HttpServer::Impl::OnAcceptError(beast::error_code ec) {
+  const AcceptBackoff::Step step = accept_backoff.OnError(SystemClock().Now());
+  if (step.log) {
+    spdlog::warn(
+        "http accept: {}; pausing accepts {} ms ({} more failure(s) not logged)", ec.message(),
+        std::chrono::duration_cast<std::chrono::milliseconds>(step.delay).count(), step.suppressed);
+  }
+  accept_timer.expires_after(step.delay);
+  accept_timer.async_wait([this](beast::error_code ec) {
+    if (ec || !acceptor.is_open()) return;  // cancelled or closed by Shutdown()
+    Accept();
+  });
+}
+
+bool HttpServer::Impl::AtCapacity() const {
+  std::lock_guard<std::mutex> l(mu);
+  return sessions.size() >= options.max_connections;
 }
 
 void HttpServer::Impl::Register(const std::shared_ptr<Session>& s) {
@@ -401,6 +541,7 @@ void HttpServer::Impl::Shutdown() {
     asio::post(acceptor.get_executor(), [this] {
       beast::error_code ignored;
       acceptor.close(ignored);
+      accept_timer.cancel();
     });
     std::vector<std::shared_ptr<Session>> live;
     {

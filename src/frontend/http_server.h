@@ -12,6 +12,11 @@
 // its threads (std::jthread); Shutdown() (also run by the destructor) stops accepting, closes idle
 // connections, waits for every request already read to be answered and written, then joins.
 // Network timeouts use Asio's steady timers (transport only; no timing logic depends on them).
+//
+// Framing (RFC 9112 6.1, 6.3): a body is framed by Content-Length or by "Transfer-Encoding:
+// chunked" alone; any other Transfer-Encoding, both fields, or Transfer-Encoding in HTTP/1.0 is a
+// 400 and the connection closes, its body never read as a request. Chunk extensions and trailer
+// fields count against max_header_bytes with the header. A response to HEAD carries no body.
 #pragma once
 
 #include <cstddef>
@@ -86,6 +91,10 @@ class HttpServer {
     int64_t idle_timeout_ms = 60'000;
     // Time to receive a whole request once its first byte came, and to write a response, ms.
     int64_t io_timeout_ms = 30'000;
+    // Connections served at once; above it a new connection is answered 503 with
+    // "Connection: close" and closed (without reading a request). Keep it under the process's
+    // descriptor limit (ulimit -n).
+    size_t max_connections = 512;
     // Shutdown() waits at most this long for requests in flight to be answered, milliseconds.
     int64_t shutdown_grace_ms = 30'000;
 

@@ -276,6 +276,54 @@ TEST_F(KServeHttpTest, RepositoryIndexLoadAndUnload) {
   EXPECT_EQ(client_->Post("/v2/repository/models/..%2F..%2Fetc/load", "").status, 400);
 }
 
+void WriteTinyConfig(const std::string& repository, const std::string& text) {
+  std::ofstream(std::filesystem::path(repository) / "tiny" / "config.json") << text;
+}
+
+const char* kTinyWithMaxBatch4 = R"({"name": "tiny", "max_batch_size": 4,
+  "inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 4]}],
+  "outputs": [{"name": "y", "datatype": "FP32", "shape": [-1, 2]}],
+  "engines": {"onnx": {"file": "model.onnx"}}})";
+
+TEST_F(KServeHttpTest, ReloadingAServingModelKeepsItReadyAndThenServesTheNewConfig) {
+  FakeServerOptions o;
+  o.engine.latency = std::chrono::milliseconds(20);  // each batch, warm-up included
+  Start(o);
+  WriteTinyConfig(server_->repository(), kTinyWithMaxBatch4);
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0};
+  std::thread client([&] {
+    HttpClient c(server_->port());
+    while (!stop.load()) {
+      auto infer = c.Post(kInferPath, JsonInfer(2));
+      auto ready = c.Get("/v2/models/tiny/ready");
+      const bool good = infer.status == 200 && ready.status == 200;
+      (good ? ok : failed).fetch_add(1);
+      if (!good) ADD_FAILURE() << infer.status << " " << infer.body << " / " << ready.status;
+    }
+  });
+  while (ok.load() < 3) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto reload = client_->Post("/v2/repository/models/tiny/load", "");
+  const int after = ok.load();
+  while (ok.load() < after + 3) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  stop = true;
+  client.join();
+  EXPECT_EQ(reload.status, 200) << reload.body;
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(Parse(client_->Get("/v2/models/tiny/config"))["max_batch_size"], 4);
+  EXPECT_EQ(client_->Post(kInferPath, JsonInfer(1, 8)).status, 400);  // above the new maximum
+}
+
+TEST_F(KServeHttpTest, AFailedReloadSaysWhyAndKeepsTheLoadedModelServing) {
+  WriteTinyConfig(server_->repository(), R"({"name": "tiny", "max_batch_size": "many"})");
+  auto reload = client_->Post("/v2/repository/models/tiny/load", "");
+  EXPECT_EQ(reload.status, 400) << reload.body;
+  EXPECT_NE(ErrorOf(reload).find("the loaded one keeps serving"), std::string::npos)
+      << ErrorOf(reload);
+  EXPECT_EQ(client_->Get("/v2/models/tiny/ready").status, 200);
+  EXPECT_EQ(client_->Post(kInferPath, JsonInfer(1, 8)).status, 200);  // the old config
+}
+
 TEST_F(KServeHttpTest, RepositoryNeedsTheBearerTokenWhenOneIsSet) {
   FakeServerOptions o;
   o.admin_token = "s3cret";

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -255,7 +256,29 @@ json TritonTensors(const std::vector<TensorSpec>& specs) {
   return out;
 }
 
+bool KindAllowed(const ModelConfig& c, const std::string& kind) {
+  return c.processor_kinds.empty() || std::find(c.processor_kinds.begin(), c.processor_kinds.end(),
+                                                kind) != c.processor_kinds.end();
+}
+
 }  // namespace
+
+Status LoadWithOvercommit(Scheduler& scheduler, const ModelConfig& config, bool overcommit,
+                          LoadOptions load) {
+  Status s = scheduler.LoadModel(config, load);
+  if (s.ok() || !overcommit || s.code() != StatusCode::kResourceExhausted) return s;
+  const ProcessorView* best = nullptr;
+  const auto views = scheduler.ProcessorViews();
+  for (const auto& v : views) {
+    if (KindAllowed(config, v.kind) && (best == nullptr || v.instances < best->instances))
+      best = &v;
+  }
+  if (best == nullptr) return s;
+  spdlog::warn("{}: {}; overcommitting {} ({} instance(s) already)", config.name, s.message(),
+               best->id, best->instances);
+  load.processor = best->id;
+  return scheduler.LoadModel(config, load);
+}
 
 KServeService::KServeService(Options options, Scheduler& scheduler, ServerMetrics* metrics,
                              Clock& clock)
@@ -547,23 +570,27 @@ void KServeService::Repository(const Route& route, const HttpRequest& request,
       (std::filesystem::path(options_.model_repository) / route.model).string();
   const bool load = route.kind == Kind::kLoad;
   admin_->Post([this, respond, folder, load, model = route.model] {
-    Status s;
-    if (load) {
-      auto config = LoadModelConfig(folder);
-      if (!config.ok()) {
-        s = config.status().code() == StatusCode::kNotFound
-                ? NotFound("model '" + model + "' is not in the repository")
-                : config.status();
-      } else {
-        if (scheduler_.IsLoaded(model)) (void)scheduler_.UnloadModel(model);  // reload
-        s = scheduler_.LoadModel(*config);
-      }
-    } else {
-      s = scheduler_.UnloadModel(model);
-    }
+    Status s = load ? LoadFromRepository(model, folder) : scheduler_.UnloadModel(model);
     spdlog::info("repository {} '{}': {}", load ? "load" : "unload", model, s.ToString());
     Answer(respond, "repository", s.ok() ? Json(json::object()) : Error(s));
   });
+}
+
+Status KServeService::LoadFromRepository(const std::string& model, const std::string& folder) {
+  const bool reload = scheduler_.IsLoaded(model);
+  auto config = LoadModelConfig(folder);
+  Status s;
+  if (!config.ok()) {
+    s = config.status().code() == StatusCode::kNotFound
+            ? NotFound("model '" + model + "' is not in the repository")
+            : config.status();
+  } else {
+    LoadOptions options;
+    options.replace = true;  // a reload: the loaded one serves until the new one is ready
+    s = LoadWithOvercommit(scheduler_, *config, options_.overcommit, options);
+  }
+  if (!reload) return s;
+  return s.WithContext("reload of '" + model + "' failed, the loaded one keeps serving");
 }
 
 }  // namespace batchwise

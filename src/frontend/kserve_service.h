@@ -31,6 +31,9 @@ class KServeService {
     std::string model_repository = "models";
     // Non-empty: repository load and unload need "Authorization: Bearer <admin_token>".
     std::string admin_token;
+    // Repository loads share the processor with the fewest instances when placement finds every
+    // processor at its limit (LoadWithOvercommit; ServerOptions::overcommit).
+    bool overcommit = true;
     std::string server_version = "0.1.0";
   };
 
@@ -85,6 +88,9 @@ class KServeService {
                         bool& answered);
   void Infer(const std::string& model, const HttpRequest& request, const Responder& respond);
   void Repository(const Route& route, const HttpRequest& request, const Responder& respond);
+  // Loads `model` from `folder`, or reloads it atomically when it is loaded (the answer of a
+  // failed reload says so: the loaded one keeps serving).
+  Status LoadFromRepository(const std::string& model, const std::string& folder);
   HttpResponse ServerMetadata() const;
   HttpResponse ModelMetadata(const std::string& model) const;
   HttpResponse ModelReady(const std::string& model) const;
@@ -103,5 +109,11 @@ class KServeService {
   std::atomic<bool> ready_{false};
   std::unique_ptr<AdminQueue> admin_;  // last: joined first
 };
+
+// Loads `config` with `load`; with `overcommit`, when placement refuses (RESOURCE_EXHAUSTED),
+// pins it to the allowed processor with the fewest instances (logged). Startup and the
+// repository's load (which passes load.replace, so a reload is atomic) both load through it.
+Status LoadWithOvercommit(Scheduler& scheduler, const ModelConfig& config, bool overcommit,
+                          LoadOptions load = {});
 
 }  // namespace batchwise

@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <filesystem>
 
 #include "device/discovery.h"
@@ -40,29 +39,7 @@ std::map<std::string, PerfTable> LoadProfiles(const ServerOptions& o,
   return out;
 }
 
-bool KindAllowed(const ModelConfig& c, const std::string& kind) {
-  return c.processor_kinds.empty() || std::find(c.processor_kinds.begin(), c.processor_kinds.end(),
-                                                kind) != c.processor_kinds.end();
-}
-
 }  // namespace
-
-Status LoadWithOvercommit(Scheduler& scheduler, const ModelConfig& config, bool overcommit) {
-  Status s = scheduler.LoadModel(config);
-  if (s.ok() || !overcommit || s.code() != StatusCode::kResourceExhausted) return s;
-  const ProcessorView* best = nullptr;
-  const auto views = scheduler.ProcessorViews();
-  for (const auto& v : views) {
-    if (KindAllowed(config, v.kind) && (best == nullptr || v.instances < best->instances))
-      best = &v;
-  }
-  if (best == nullptr) return s;
-  spdlog::warn("{}: {}; overcommitting {} ({} instance(s) already)", config.name, s.message(),
-               best->id, best->instances);
-  LoadOptions pin;
-  pin.processor = best->id;
-  return scheduler.LoadModel(config, pin);
-}
 
 Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Clock& clock,
                                                EngineFactory factory,
@@ -95,6 +72,7 @@ Status Server::Start(const ServerOptions& o, Clock& clock, EngineFactory factory
   metrics_->Attach(scheduler_.get());
   KServeService::Options so = o.service;
   so.model_repository = o.model_repository;
+  so.overcommit = o.overcommit;
   service_ = std::make_unique<KServeService>(so, *scheduler_, metrics_.get(), clock);
   KServeService* service = service_.get();
   BW_ASSIGN_OR_RETURN(http_, HttpServer::Create(o.http, [service](HttpRequest r, Responder done) {

@@ -91,8 +91,4 @@ class Server {
   std::once_flag shutdown_once_;
 };
 
-// Loads `config`; with `overcommit`, when every processor is at its instance limit, pins it to
-// the allowed processor with the fewest instances.
-Status LoadWithOvercommit(Scheduler& scheduler, const ModelConfig& config, bool overcommit);
-
 }  // namespace batchwise

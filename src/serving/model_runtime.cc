@@ -253,6 +253,7 @@ std::unique_ptr<ModelInstance> ModelRuntime::Replace(const std::string& processo
 }
 
 std::vector<std::unique_ptr<ModelInstance>> ModelRuntime::TakeAll() {
+  std::unique_lock<std::shared_mutex> admitted(admission_mu_);
   std::lock_guard<std::mutex> l(mu_);
   return std::exchange(instances_, {});
 }

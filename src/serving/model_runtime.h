@@ -4,11 +4,15 @@
 // Thread-safe: Route() from request threads runs under the same lock as Add()/Replace()/TakeAll(),
 // so a request is either queued on an instance before it leaves routing (and that instance's drain
 // waits for it) or it sees the new set. The scheduler owns runtimes through shared_ptr because a
-// request in flight through Infer() holds one while the model may be unloaded.
+// request in flight through Infer() holds one while the model may be unloaded or replaced; it
+// holds Admit() from finding the runtime until Route() returns, and TakeAll() waits for every
+// admitted request, so a request that found a runtime before it left the registry is routed to
+// one of its instances rather than refused.
 #pragma once
 
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -78,7 +82,15 @@ class ModelRuntime {
   // longer routed to; the caller drains it). Null if there is none.
   std::unique_ptr<ModelInstance> Replace(const std::string& processor_id,
                                          std::unique_ptr<ModelInstance> fresh);
+  // Waits until every admitted request is routed, then takes every instance (a request admitted
+  // later finds none: FAILED_PRECONDITION). The caller drains them.
   std::vector<std::unique_ptr<ModelInstance>> TakeAll();
+
+  // Admits one request: hold it from finding this runtime (under the registry's lock) until
+  // Route() returns.
+  std::shared_lock<std::shared_mutex> Admit() const {
+    return std::shared_lock<std::shared_mutex>(admission_mu_);
+  }
 
   std::vector<std::string> ProcessorIds() const;
   std::vector<InstanceInfo> Infos() const;
@@ -91,6 +103,8 @@ class ModelRuntime {
   const BatcherOptions batching_;
   ModelStats stats_;
 
+  // Shared by admitted requests, exclusive in TakeAll(); taken before mu_.
+  mutable std::shared_mutex admission_mu_;
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<ModelInstance>> instances_ GUARDED_BY(mu_);
 };

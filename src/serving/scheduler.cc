@@ -141,18 +141,28 @@ ProcessorPerformance Scheduler::PerformanceFor(const Processor& p) const {
   return PerformanceOf(p, it == hardware_.profiles.end() ? nullptr : &it->second, options_.views);
 }
 
-std::vector<ProcessorView> Scheduler::ViewsLocked() const {
+std::vector<ProcessorView> Scheduler::ViewsLocked(const ModelRuntime* replaced) const {
   std::vector<ProcessorState> states;
   if (hardware_.monitor) states = hardware_.monitor->Snapshot();
+  std::map<std::string, Occupancy> occupancy = occupancy_;
+  if (replaced != nullptr) {
+    for (const std::string& id : replaced->ProcessorIds()) {
+      Occupancy& occ = occupancy[id];
+      occ.instances = std::max(0, occ.instances - 1);
+      const double perf = PerformanceFor(*ProcessorById(id)).samples_per_s;
+      if (perf > 0) {
+        occ.reserved_utilization =
+            std::max(0.0, occ.reserved_utilization - replaced->expected_rate_per_s() / perf);
+      }
+    }
+  }
   std::vector<ProcessorView> views;
   for (const auto& p : hardware_.processors) {
     const ProcessorState* state = nullptr;
     for (const auto& s : states) {
       if (s.id == p.id) state = &s;
     }
-    auto occ = occupancy_.find(p.id);
-    views.push_back(MakeProcessorView(p, state, PerformanceFor(p),
-                                      occ == occupancy_.end() ? Occupancy{} : occ->second));
+    views.push_back(MakeProcessorView(p, state, PerformanceFor(p), occupancy[p.id]));
   }
   return views;
 }
@@ -170,6 +180,15 @@ std::shared_ptr<ModelRuntime> Scheduler::Find(const std::string& model) const {
   return it == models_.end() ? nullptr : it->second;
 }
 
+std::shared_ptr<ModelRuntime> Scheduler::FindAdmitted(
+    const std::string& model, std::shared_lock<std::shared_mutex>& admitted) const {
+  std::lock_guard<std::mutex> l(models_mu_);
+  auto it = models_.find(model);
+  if (it == models_.end()) return nullptr;
+  admitted = it->second->Admit();
+  return it->second;
+}
+
 ModelRequirements Scheduler::RequirementsFor(const ModelRuntime& model) const {
   ModelRequirements r;
   r.name = model.config().name;
@@ -182,7 +201,8 @@ ModelRequirements Scheduler::RequirementsFor(const ModelRuntime& model) const {
 
 Status Scheduler::LoadModel(const ModelConfig& config, const LoadOptions& load) {
   std::lock_guard<std::mutex> admin(admin_mu_);
-  if (Find(config.name) != nullptr) {
+  std::shared_ptr<ModelRuntime> old = Find(config.name);
+  if (old != nullptr && !load.replace) {
     return AlreadyExists("model '" + config.name + "' is already loaded");
   }
   if (!load.processor.empty() && ProcessorById(load.processor) == nullptr) {
@@ -192,21 +212,34 @@ Status Scheduler::LoadModel(const ModelConfig& config, const LoadOptions& load) 
   auto model = std::make_shared<ModelRuntime>(
       config, load.expected_rate_per_s,
       load.memory_bytes > 0 ? load.memory_bytes : EstimateFootprint(config), batching);
-  ModelRequirements req = RequirementsFor(*model);
-  std::vector<ProcessorView> views = ViewsLocked();
+  BW_ASSIGN_OR_RETURN(PlacementDecision d, PlaceLocked(*model, load, old.get()));
+  BW_ASSIGN_OR_RETURN(auto instance, StartInstanceLocked(*model, d));
+  model->Add(std::move(instance));
+  {
+    std::lock_guard<std::mutex> l(models_mu_);
+    models_[config.name] = std::move(model);  // the switch: new requests find the new runtime
+  }
+  if (old != nullptr) {
+    for (auto& retired : old->TakeAll()) RetireLocked(*old, std::move(retired));
+  }
+  return Status::Ok();
+}
+
+// Asks the placer for a processor for `model`: the pinned one when `load` names it, else the
+// least-workload one; `replaced`'s instances count as gone.
+Result<PlacementDecision> Scheduler::PlaceLocked(const ModelRuntime& model, const LoadOptions& load,
+                                                 const ModelRuntime* replaced) {
+  ModelRequirements req = RequirementsFor(model);
+  std::vector<ProcessorView> views = ViewsLocked(replaced);
   if (!load.processor.empty()) {
     req.excluded_processors = AllBut(hardware_.processors, load.processor);
     for (auto& v : views) v.max_instances = std::max(v.max_instances, v.instances + 1);
   }
   PlacementDecision d = placer_->Place(req, views);
   if (d.chosen.empty()) {
-    return ResourceExhausted("cannot place model '" + config.name + "': " + d.reason);
+    return ResourceExhausted("cannot place model '" + model.config().name + "': " + d.reason);
   }
-  BW_ASSIGN_OR_RETURN(auto instance, StartInstanceLocked(*model, d));
-  model->Add(std::move(instance));
-  std::lock_guard<std::mutex> l(models_mu_);
-  models_[config.name] = std::move(model);
-  return Status::Ok();
+  return d;
 }
 
 Result<std::unique_ptr<Engine>> Scheduler::MakeEngineLocked(ModelRuntime& model, const Processor& p,
@@ -273,7 +306,8 @@ Status Scheduler::UnloadModel(const std::string& name) {
 // --- Requests ---
 
 Status Scheduler::Infer(InferRequest request, InferCallback done) {
-  std::shared_ptr<ModelRuntime> model = Find(request.model);
+  std::shared_lock<std::shared_mutex> admitted;  // a reload or unload waits for Route()
+  std::shared_ptr<ModelRuntime> model = FindAdmitted(request.model, admitted);
   if (model == nullptr) return NotFound("unknown model '" + request.model + "'");
   BW_ASSIGN_OR_RETURN(PreparedRequest prepared,
                       PrepareRequest(model->config(), std::move(request), std::move(done)));

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -61,6 +62,9 @@ struct LoadOptions {
   // Place on this processor instead of the least-workload one (benchmark baselines, operators).
   // Skips the workload choice and the instance limit; the engine and memory must still fit.
   std::string processor;
+  // When a model of that name is loaded: false, ALREADY_EXISTS; true, replace it atomically (see
+  // Scheduler::LoadModel).
+  bool replace = false;
 };
 
 // One re-placement the scheduler carried out or gave up on.
@@ -113,8 +117,15 @@ class Scheduler {
   void Stop();
 
   // Places and loads `config`, returning once it is ready. ALREADY_EXISTS if a model of that name
-  // is loaded; RESOURCE_EXHAUSTED (with the decision's reason) when no processor can take it;
-  // the engine's error when it fails to load or warm up.
+  // is loaded, unless `load.replace`; RESOURCE_EXHAUSTED (with the decision's reason) when no
+  // processor can take it; the engine's error when it fails to load or warm up.
+  //
+  // With `load.replace` on a loaded model (a reload): the new instance (new config, runtime and
+  // batcher) is placed, with the old model's instances counted as gone, started and warmed
+  // beside the old one; then the registry switches to it in one step, and the old instances
+  // drain (requests that already reached them finish there) and are destroyed. No request is
+  // refused in between. On any error the old model keeps serving, untouched. Statistics start
+  // again with the new runtime.
   Status LoadModel(const ModelConfig& config, const LoadOptions& load = {});
   // Stops routing to the model, drains its in-flight requests, destroys its instances.
   Status UnloadModel(const std::string& model);
@@ -161,7 +172,15 @@ class Scheduler {
             EngineFactory engine_factory, std::unique_ptr<Placer> placer, Rebalancer rebalancer);
 
   std::shared_ptr<ModelRuntime> Find(const std::string& model) const;
-  std::vector<ProcessorView> ViewsLocked() const REQUIRES(admin_mu_);
+  // Find() and, when found, the runtime's Admit() taken under the registry's lock.
+  std::shared_ptr<ModelRuntime> FindAdmitted(const std::string& model,
+                                             std::shared_lock<std::shared_mutex>& admitted) const;
+  // Every processor as placement sees it; `replaced` non-null: its instances' bookings counted as
+  // free (it is going away).
+  std::vector<ProcessorView> ViewsLocked(const ModelRuntime* replaced = nullptr) const
+      REQUIRES(admin_mu_);
+  Result<PlacementDecision> PlaceLocked(const ModelRuntime& model, const LoadOptions& load,
+                                        const ModelRuntime* replaced) REQUIRES(admin_mu_);
   ProcessorPerformance PerformanceFor(const Processor& p) const;
   const Processor* ProcessorById(const std::string& id) const;
   ModelRequirements RequirementsFor(const ModelRuntime& model) const;

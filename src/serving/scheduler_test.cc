@@ -220,6 +220,130 @@ TEST(SchedulerTest, UnloadDrainsAcceptedRequests) {
   EXPECT_TRUE(h.scheduler->LoadModel(TinyModel("m")).ok());  // its slot was freed
 }
 
+// --- Reload (LoadOptions::replace) ---
+
+LoadOptions Replace() {
+  LoadOptions load;
+  load.replace = true;
+  return load;
+}
+
+int InstancesBooked(Scheduler& s) {
+  int n = 0;
+  for (const auto& v : s.ProcessorViews()) n += v.instances;
+  return n;
+}
+
+TEST(SchedulerTest, AReloadWhileRequestsFlowRefusesNoneAndThenServesTheNewConfig) {
+  Harness h = TwoCpus();
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("m", 8)).ok());
+  Collector c;
+  std::atomic<bool> stop{false};
+  std::atomic<int> sent{0}, refused{0};
+  std::thread producer([&] {  // closed loop: at most 16 requests outstanding
+    for (int i = 0; !stop.load(); ++i) {
+      if (sent.load() >= 16) c.WaitFor(sent.load() - 16);
+      Status s = h.scheduler->Infer(Request("m", static_cast<float>(i)), c.Callback());
+      (s.ok() ? sent : refused).fetch_add(1);
+      if (!s.ok()) ADD_FAILURE() << s;
+    }
+  });
+  c.WaitFor(100);
+  for (int reload = 0; reload < 5; ++reload) {
+    const int max_batch = reload % 2 == 0 ? 4 : 8;
+    ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("m", max_batch), Replace()).ok());
+    c.WaitFor(sent.load() + 50);  // requests keep flowing through the new runtime
+  }
+  stop = true;
+  producer.join();
+  c.WaitFor(sent.load());
+  EXPECT_EQ(refused.load(), 0);
+  for (auto& [s, r] : c.results()) {
+    EXPECT_TRUE(s.ok()) << s;
+    if (s.ok()) EXPECT_EQ(r.outputs.at(0).tensor.as<float>()[0], std::stof(r.id));
+  }
+  EXPECT_EQ(h.scheduler->LoadedConfig("m")->max_batch_size, 4);  // the last reload's config
+  EXPECT_EQ(h.scheduler->Infer(Request("m", 1, 8), c.Callback()).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(h.scheduler->Instances("m").size(), 1u);
+  EXPECT_EQ(InstancesBooked(*h.scheduler), 1);  // the old instances' bookings were freed
+}
+
+TEST(SchedulerTest, AReloadLetsAcceptedRequestsFinishOnTheOldInstance) {
+  auto gate = std::make_shared<Gate>();
+  Harness h = TwoCpus(ImmediateOptions(), {.gate = gate});
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("m")).ok());
+  gate->Close();
+  Collector c;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(h.scheduler->Infer(Request("m", i), c.Callback()).ok());
+  gate->WaitForWaiting(1);
+  std::thread reload([&] { EXPECT_TRUE(h.scheduler->LoadModel(TinyModel("m"), Replace()).ok()); });
+  gate->WaitForWaiting(2);  // the new instance's warm-up, beside the old one's batch
+  EXPECT_TRUE(h.scheduler->IsLoaded("m"));
+  gate->Open();
+  reload.join();
+  auto results = c.results();
+  ASSERT_EQ(results.size(), 5u);  // drained before the reload returned
+  for (auto& [s, r] : results) EXPECT_TRUE(s.ok()) << s;
+}
+
+TEST(SchedulerTest, AReloadWhenEveryProcessorIsAtItsLimitTakesTheOldOnesPlace) {
+  Harness h = TwoCpus();  // one instance per processor
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("a")).ok());
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("b")).ok());
+  ASSERT_EQ(h.scheduler->LoadModel(TinyModel("c")).code(), StatusCode::kResourceExhausted);
+  Status s = h.scheduler->LoadModel(TinyModel("a", 4), Replace());
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(h.scheduler->LoadedConfig("a")->max_batch_size, 4);
+  ASSERT_EQ(h.scheduler->Instances("a").size(), 1u);
+  EXPECT_EQ(h.scheduler->Instances("a")[0].processor, "cpu:0");
+  EXPECT_EQ(InstancesBooked(*h.scheduler), 2);
+  Collector c;
+  ASSERT_TRUE(h.scheduler->Infer(Request("a", 3), c.Callback()).ok());
+  c.WaitFor(1);
+  EXPECT_TRUE(c.results()[0].first.ok());
+}
+
+TEST(SchedulerTest, AReloadWhoseEngineFailsKeepsTheOldOneServing) {
+  FakeEngineOptions e;
+  e.fail_load = [](const ModelConfig& c) { return c.max_batch_size == 4; };
+  Harness h = TwoCpus(ImmediateOptions(), e);
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("m", 8)).ok());
+  Status s = h.scheduler->LoadModel(TinyModel("m", 4), Replace());
+  EXPECT_EQ(s.code(), StatusCode::kInternal);
+  EXPECT_NE(s.message().find("cannot load 'm'"), std::string::npos) << s;
+  EXPECT_TRUE(h.scheduler->IsLoaded("m"));
+  EXPECT_EQ(h.scheduler->LoadedConfig("m")->max_batch_size, 8);
+  EXPECT_EQ(h.scheduler->Instances("m").size(), 1u);
+  EXPECT_EQ(InstancesBooked(*h.scheduler), 1);
+  Collector c;
+  ASSERT_TRUE(h.scheduler->Infer(Request("m", 2, 8), c.Callback()).ok());
+  c.WaitFor(1);
+  EXPECT_TRUE(c.results()[0].first.ok());
+}
+
+TEST(SchedulerTest, AReloadThatCannotBePlacedKeepsTheOldOneServing) {
+  Harness h = TwoCpus();
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("m")).ok());
+  LoadOptions huge = Replace();
+  huge.memory_bytes = 1000 * kGiB;
+  Status s = h.scheduler->LoadModel(TinyModel("m", 4), huge);
+  EXPECT_EQ(s.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(s.message().find("cannot place model 'm'"), std::string::npos) << s;
+  EXPECT_EQ(h.scheduler->LoadedConfig("m")->max_batch_size, 8);
+  EXPECT_EQ(InstancesBooked(*h.scheduler), 1);
+  Collector c;
+  ASSERT_TRUE(h.scheduler->Infer(Request("m", 2), c.Callback()).ok());
+  c.WaitFor(1);
+}
+
+TEST(SchedulerTest, LoadingALoadedModelWithoutReplaceIsAlreadyExists) {
+  Harness h = TwoCpus();
+  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("m", 8)).ok());
+  EXPECT_EQ(h.scheduler->LoadModel(TinyModel("m", 4)).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(h.scheduler->LoadedConfig("m")->max_batch_size, 8);
+}
+
 // --- Re-placement ---
 
 Scheduler::Options RebalanceOptions() {

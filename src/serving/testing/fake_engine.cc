@@ -88,6 +88,9 @@ EngineFactory FakeEngineFactory::AsFactory() {
       std::lock_guard<std::mutex> l(mu_);
       created_.push_back({spec.config->name, spec.processor->id, spec.engine, spec.target});
     }
+    if (options_.fail_load && options_.fail_load(*spec.config)) {
+      return Internal("fake engine: cannot load '" + spec.config->name + "'");
+    }
     return std::unique_ptr<Engine>(new FakeEngine(spec.config->inputs, spec.config->outputs,
                                                   options_, spec.clock, spec.processor->id));
   };

@@ -39,6 +39,8 @@ struct FakeEngineOptions {
   // Called with every batch's inputs as the engine receives them (warm-up included); may be empty.
   std::function<void(std::span<const Tensor>)> on_run;
   bool fail_on_negative = false;  // Run() fails (INTERNAL) when a row's first value is < 0
+  // Engine creation fails (INTERNAL) for the configs this returns true for; may be empty.
+  std::function<bool(const ModelConfig&)> fail_load;
 };
 
 class FakeEngineFactory {

@@ -3,7 +3,8 @@
 # 1. Optimised build with debug info, reference models generated, every test.
 # 2. ThreadSanitizer build, run on the tests of the concurrent parts (clock, batching, profiler,
 #    monitor, placement, serving, HTTP frontend; not gRPC, see below).
-# 3. The request decoder's fuzz target for 20 s (scripts/fuzz.sh; longer runs by hand).
+# 3. The request decoders' fuzz targets (HTTP and gRPC) for 20 s each (scripts/fuzz.sh; longer
+#    runs by hand, docs/fuzzing.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -22,7 +23,7 @@ TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/scripts/
   build-tsan/batchwise_tests \
   --gtest_filter='*Clock*:*Batch*:*Controller*:*MannKendall*:*Convergence*:*Profiler*:*Monitor*:*Placer*:*Scheduler*:*Scenario*:*KServe*:*HttpClient*:*OpenLoop*:*ClosedLoop*:-*Grpc*'
 
-# The KServe request decoder under libFuzzer (clang, ASan+UBSan) for a short while.
+# Both KServe request decoders under libFuzzer (clang, ASan+UBSan) for a short while.
 scripts/fuzz.sh 20
 
 echo "test.sh: all tests passed in $(( $(date +%s) - start )) s"

@@ -2,7 +2,6 @@
 
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/support/message_allocator.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -21,30 +20,6 @@ using grpc::CallbackServerContext;
 using grpc::ServerUnaryReactor;
 using namespace inference;  // NOLINT: the generated messages
 
-// ModelInfer's messages, allocated by the server rather than by gRPC, so the handler holds a
-// mutable request it may move tensor bytes out of (no const_cast of gRPC's view of it). gRPC
-// calls Release() once the call is done.
-class InferMessages final : public grpc::MessageHolder<ModelInferRequest, ModelInferResponse> {
- public:
-  InferMessages() {
-    set_request(&request_);
-    set_response(&response_);
-  }
-  void Release() override { delete this; }
-  ModelInferRequest& owned_request() { return request_; }
-
- private:
-  ModelInferRequest request_;
-  ModelInferResponse response_;
-};
-
-class InferAllocator final : public grpc::MessageAllocator<ModelInferRequest, ModelInferResponse> {
- public:
-  grpc::MessageHolder<ModelInferRequest, ModelInferResponse>* AllocateMessages() override {
-    return new InferMessages();
-  }
-};
-
 void FillTensors(const std::vector<TensorSpec>& specs,
                  google::protobuf::RepeatedPtrField<ModelMetadataResponse::TensorMetadata>* out) {
   for (const auto& spec : specs) {
@@ -55,12 +30,21 @@ void FillTensors(const std::vector<TensorSpec>& specs,
   }
 }
 
+// Every RPC on the callback API with typed messages except ModelInfer, which takes its request
+// and answer as bytes: gRPC answers a typed request that does not parse with UNIMPLEMENTED and no
+// message; parsing it here lets a malformed ModelInferRequest be an INVALID_ARGUMENT that says
+// so. (It also gives the handler a request of its own to move raw tensor bytes out of.)
+using G = GRPCInferenceService;
+using ServiceBase = G::WithCallbackMethod_ServerLive<G::WithCallbackMethod_ServerReady<
+    G::WithCallbackMethod_ModelReady<G::WithCallbackMethod_ServerMetadata<
+        G::WithCallbackMethod_ModelMetadata<G::WithRawCallbackMethod_ModelInfer<
+            G::WithCallbackMethod_ModelStreamInfer<G::WithCallbackMethod_ModelStatistics<
+                G::Service>>>>>>>>;
+
 // The service: each RPC validates through KServeService, answers, and counts the answer.
-class InferenceService final : public GRPCInferenceService::CallbackService {
+class InferenceService final : public ServiceBase {
  public:
-  explicit InferenceService(KServeService& service) : service_(service) {
-    SetMessageAllocatorFor_ModelInfer(&allocator_);
-  }
+  explicit InferenceService(KServeService& service) : service_(service) {}
 
   ServerUnaryReactor* ServerLive(CallbackServerContext* ctx, const ServerLiveRequest*,
                                  ServerLiveResponse* response) override {
@@ -123,8 +107,8 @@ class InferenceService final : public GRPCInferenceService::CallbackService {
     return Answer(ctx, "ModelStatistics", s);
   }
 
-  ServerUnaryReactor* ModelInfer(CallbackServerContext* ctx, const ModelInferRequest*,
-                                 ModelInferResponse* response) override;
+  ServerUnaryReactor* ModelInfer(CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                 grpc::ByteBuffer* response) override;
 
  private:
   Status CheckModel(const std::string& model, const std::string& version) const {
@@ -145,16 +129,25 @@ class InferenceService final : public GRPCInferenceService::CallbackService {
   }
 
   KServeService& service_;
-  InferAllocator allocator_;
 };
 
+// `raw` parsed as a ModelInferRequest (an empty message is a valid, empty request).
+Status ParseInferRequest(const grpc::ByteBuffer& raw, ModelInferRequest& out) {
+  if (raw.Length() == 0) return Status::Ok();
+  grpc::ByteBuffer view(raw);  // shares the slices; Deserialize consumes its argument
+  if (!grpc::SerializationTraits<ModelInferRequest>::Deserialize(&view, &out).ok()) {
+    return InvalidArgument("the request is not a valid inference.ModelInferRequest (malformed "
+                           "protobuf)");
+  }
+  return Status::Ok();
+}
+
 ServerUnaryReactor* InferenceService::ModelInfer(CallbackServerContext* ctx,
-                                                 const ModelInferRequest*,
-                                                 ModelInferResponse* response) {
+                                                 const grpc::ByteBuffer* raw,
+                                                 grpc::ByteBuffer* out) {
   const TimePoint start = service_.clock().Now();
-  // The request gRPC passed is this holder's own message; take it mutable from its owner.
-  ModelInferRequest& request =
-      static_cast<InferMessages*>(ctx->GetRpcAllocatorState())->owned_request();
+  ModelInferRequest request;
+  if (Status s = ParseInferRequest(*raw, request); !s.ok()) return Answer(ctx, "ModelInfer", s);
   const std::string model = request.model_name();
   auto fail = [&](const Status& s) {
     service_.RecordInferOutcome(model, s, start);
@@ -167,8 +160,14 @@ ServerUnaryReactor* InferenceService::ModelInfer(CallbackServerContext* ctx,
   decoded->model = model;
   ServerUnaryReactor* reactor = ctx->DefaultReactor();
   Status accepted = service_.SubmitInfer(
-      std::move(*decoded), [this, reactor, response, model, start](Status s, InferResponse r) {
-        if (s.ok()) s = kserve::EncodeGrpcInferResponse(r, *response);
+      std::move(*decoded), [this, reactor, out, model, start](Status s, InferResponse r) {
+        ModelInferResponse response;
+        if (s.ok()) s = kserve::EncodeGrpcInferResponse(r, response);
+        bool own = false;
+        if (s.ok() &&
+            !grpc::SerializationTraits<ModelInferResponse>::Serialize(response, out, &own).ok()) {
+          s = Internal("the response could not be serialized");
+        }
         service_.RecordInferOutcome(model, s, start);
         Record("ModelInfer", s);
         reactor->Finish(ToGrpcStatus(s));

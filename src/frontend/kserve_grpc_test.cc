@@ -217,6 +217,33 @@ TEST_F(KServeGrpcTest, UndeclaredUpstreamRpcsAreUnimplemented) {
   }
 }
 
+// gRPC's callback API answers a typed request that does not parse with UNIMPLEMENTED and no
+// message; ModelInfer parses its own and says what is wrong.
+TEST_F(KServeGrpcTest, MalformedInferRequestIsInvalidArgumentThatSaysSo) {
+  grpc::GenericStub generic(grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->grpc_port()),
+                                                grpc::InsecureChannelCredentials()));
+  auto call = [&](const std::string& bytes) {
+    grpc::ClientContext ctx;
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer request(&slice, 1), response;
+    std::promise<grpc::Status> done;
+    generic.UnaryCall(&ctx, "/inference.GRPCInferenceService/ModelInfer", grpc::StubOptions(),
+                      &request, &response,
+                      [&done](grpc::Status s) { done.set_value(std::move(s)); });
+    return done.get_future().get();
+  };
+  grpc::Status bad = call("\xff\xff\xff\xff\x0f");
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad.error_message();
+  EXPECT_NE(bad.error_message().find("malformed protobuf"), std::string::npos)
+      << bad.error_message();
+  // An empty message is a valid (empty) request: it reaches the model-name check.
+  grpc::Status empty = call("");
+  EXPECT_EQ(empty.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << empty.error_message();
+  EXPECT_EQ(empty.error_message().find("malformed"), std::string::npos) << empty.error_message();
+  ModelInferResponse ok;
+  EXPECT_TRUE(Infer(RawInfer(1), &ok).ok());
+}
+
 // One bad request, in both protocols' encodings.
 struct BadGrpcRequest {
   std::string name;

@@ -2,7 +2,7 @@
 # The README's second command (and CI's): the whole test suite.
 # 1. Optimised build with debug info, reference models generated, every test.
 # 2. ThreadSanitizer build, run on the tests of the concurrent parts (clock, batching, profiler,
-#    monitor, placement, serving, HTTP frontend; not gRPC, see below).
+#    monitor, placement, serving, HTTP server and frontend; not gRPC, see below).
 # 3. The request decoders' fuzz targets (HTTP and gRPC) for 20 s each (scripts/fuzz.sh; longer
 #    runs by hand, docs/fuzzing.md).
 set -euo pipefail
@@ -21,7 +21,7 @@ BUILD_TARGET=batchwise_tests scripts/build.sh build-tsan -DBATCHWISE_SANITIZE=th
 # scripts/tsan.supp holds the suppressions for the reports that lie wholly inside gRPC/Abseil.
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/scripts/tsan.supp" \
   build-tsan/batchwise_tests \
-  --gtest_filter='*Clock*:*Batch*:*Controller*:*MannKendall*:*Convergence*:*Profiler*:*Monitor*:*Placer*:*Scheduler*:*Scenario*:*KServe*:*HttpClient*:*OpenLoop*:*ClosedLoop*:-*Grpc*'
+  --gtest_filter='*Clock*:*Batch*:*Controller*:*MannKendall*:*Convergence*:*Profiler*:*Monitor*:*Placer*:*Scheduler*:*Scenario*:*KServe*:*HttpServer*:*HttpFraming*:*HttpClient*:*OpenLoop*:*ClosedLoop*:-*Grpc*'
 
 # Both KServe request decoders under libFuzzer (clang, ASan+UBSan) for a short while.
 scripts/fuzz.sh 20

@@ -31,7 +31,8 @@ Result<int64_t> CheckClientShape(const Shape& shape, const std::string& what);
 Status CheckClientTensor(const Tensor& tensor, const std::string& what);
 
 // Whether a value a client sent fits `dtype` exactly (integers) or in range (floats: any finite
-// double within the type's largest magnitude; FP16 up to 65504). BOOL takes 0 and 1; BYTES none.
+// double that rounds to a finite value of the type: FP32 up to FLT_MAX, FP16 up to 65504). BOOL
+// takes 0 and 1; BYTES none.
 bool IntegerFits(DataType dtype, int64_t v);
 bool UnsignedFits(DataType dtype, uint64_t v);
 bool FloatFits(DataType dtype, double v);

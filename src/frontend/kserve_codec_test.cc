@@ -127,6 +127,18 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"inputs":[{"name":"x","datatype":"BYTES","shape":[1],"data":[1]}]})",
                 "must be strings"}));
 
+// Found by kserve_codec_fuzz: the element count of the shape alone sized an allocation (16 bytes
+// an element) before the data was counted. A 2^40-element claim with two values must be refused
+// without allocating for the claim (under ASan's 2 GB limit in the fuzzer; a crash before).
+TEST(KServeCodecTest, ShapeClaimingMoreThanTheDataIsRefusedWithoutAllocatingForTheClaim) {
+  for (const char* shape : {"[23,4444442,2]", "[1048576,1048576]"}) {
+    auto r = DecodeJson(std::string(R"({"inputs":[{"name":"x","datatype":"FP32","shape":)") +
+                        shape + R"(,"data":[[1,8]]}]})");
+    ASSERT_FALSE(r.ok()) << shape;
+    EXPECT_NE(r.status().message().find("has 2 elements"), std::string::npos) << r.status();
+  }
+}
+
 TEST(KServeCodecTest, TrailingBinaryBytesThatNoInputClaimsAreRejected) {
   const std::string header = R"({"inputs":[]})";
   auto r = DecodeInferRequest(Body(header + "xyz"), header.size());

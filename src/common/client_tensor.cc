@@ -35,8 +35,8 @@ bool Fits(DataType dtype, V v) {
 
 Result<int64_t> CheckClientShape(const Shape& shape, const std::string& what) {
   if (shape.size() > kMaxClientRank) {
-    return InvalidArgument(what + ": shape has " + std::to_string(shape.size()) +
-                           " dimensions, more than " + std::to_string(kMaxClientRank));
+    return InvalidArgument(what + ": shape has more than " + std::to_string(kMaxClientRank) +
+                           " dimensions (" + std::to_string(shape.size()) + ")");
   }
   int64_t count = 1;
   for (int64_t d : shape) {

@@ -149,10 +149,6 @@ Result<NamedTensor> DecodeInput(const ModelInferRequest::InferInputTensor& in, i
   if (!dtype.ok()) {
     return InvalidArgument(what + ": \"" + in.datatype() + "\" is not a KServe datatype");
   }
-  if (static_cast<size_t>(in.shape_size()) > kMaxClientRank) {
-    return InvalidArgument(what + ": shape has more than " + std::to_string(kMaxClientRank) +
-                           " dimensions");
-  }
   Shape shape(in.shape().begin(), in.shape().end());
   // Before any element count is used (the typed contents' check multiplies the dimensions).
   BW_RETURN_IF_ERROR(CheckClientShape(shape, what).status());

@@ -61,10 +61,6 @@ float HalfToFloat(uint16_t h) {
 // The JSON form of a shape; its limits are CheckClientShape's (common/client_tensor.h).
 Result<Shape> ParseShape(JsonValue j, const std::string& what) {
   if (!j.is_array()) return InvalidArgument(what + ": \"shape\" must be an array of integers");
-  if (j.size() > kMaxClientRank) {
-    return InvalidArgument(what + ": shape has more than " + std::to_string(kMaxClientRank) +
-                           " dimensions");
-  }
   Shape shape;
   for (JsonValue d : j) {
     if (!d.is_number_integer()) {

@@ -164,13 +164,7 @@ Status FromPixels(const Preprocess& p, const Tensor& t, float* out) {
   }
   BW_RETURN_IF_ERROR(CheckImageSize(s[1], s[2]));
   const size_t image_bytes = static_cast<size_t>(s[1] * s[2] * 3);
-  // The tensor was validated (PreprocessImages), so N images of this size are its whole buffer;
-  // checked again here because a cv::Mat over the wrong span reads past it.
-  if (static_cast<size_t>(s[0]) * image_bytes != t.byte_size()) {
-    return InvalidArgument("UINT8 images " + ShapeToString(s) + " need " +
-                           std::to_string(static_cast<size_t>(s[0]) * image_bytes) +
-                           " bytes, got " + std::to_string(t.byte_size()));
-  }
+
   for (int64_t i = 0; i < s[0]; ++i) {
     const cv::Mat image(static_cast<int>(s[1]), static_cast<int>(s[2]), CV_8UC3,
                         const_cast<std::byte*>(t.data() + i * image_bytes));

@@ -10,6 +10,11 @@ namespace {
 
 double Millis(Duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
+// The batch's compute latency (its end-to-end latency when the batcher did not say).
+Duration Compute(const BatchObservation& obs) {
+  return obs.compute_latency > Duration::zero() ? obs.compute_latency : obs.latency;
+}
+
 // Bookkeeping every policy shares: the size, the counters and the reasons of ControllerState.
 class ControllerBase : public BatchController {
  public:
@@ -25,12 +30,13 @@ class ControllerBase : public BatchController {
   int size() const { return state_.batch_size; }
   Duration target() const { return std::chrono::microseconds(opts_.latency_target_micros); }
 
-  // Counts the batch and remembers its latency and throughput.
+  // Counts the batch and remembers its latencies and throughput.
   void Record(const BatchObservation& obs) {
     ++state_.batches;
     state_.last_latency_ms = Millis(obs.latency);
+    state_.last_compute_ms = Millis(Compute(obs));
     state_.last_throughput_per_s =
-        obs.latency.count() > 0 ? obs.batch_size / (Millis(obs.latency) / 1000.0) : 0;
+        state_.last_compute_ms > 0 ? obs.batch_size / (state_.last_compute_ms / 1000.0) : 0;
   }
 
   void Decide(ControllerReason reason) { state_.last_decision = reason; }
@@ -101,8 +107,11 @@ class AimdController final : public ControllerBase {
 
 // trend: the seed method (S401–S406). After each batch, in this order:
 //
+// Latency is the batch's end-to-end latency, throughput its samples per compute second
+// (BatchObservation).
+//
 //  1. Record. The size the batch was asked to reach joins the window of the last n sizes; its
-//     latency joins the running mean latency of its actual size.
+//     latency and compute latency join the running sums of its actual size.
 //  2. Test. Mann–Kendall over the window gives S, Z and t: +1 / −1 when Z is significant at α
 //     (increasing / decreasing), else 0.
 //  3. If settled: hold, unless the smoothed latency of full batches fell more than
@@ -137,7 +146,9 @@ class TrendController final : public ControllerBase {
         window_count_(options.max_batch_size + 1, 0),
         latency_sum_ms_(options.max_batch_size + 1, 0.0),
         latency_sq_sum_ms_(options.max_batch_size + 1, 0.0),
-        latency_count_(options.max_batch_size + 1, 0) {
+        latency_count_(options.max_batch_size + 1, 0),
+        compute_sum_ms_(options.max_batch_size + 1, 0.0),
+        compute_sq_sum_ms_(options.max_batch_size + 1, 0.0) {
     window_.reserve(options.trend.window);
   }
 
@@ -156,16 +167,20 @@ class TrendController final : public ControllerBase {
   void Learn(const BatchObservation& obs) {
     PushWindow(size());
     const int n = std::clamp(obs.batch_size, 0, opts_.max_batch_size);
-    latency_sum_ms_[n] += Millis(obs.latency);
-    latency_sq_sum_ms_[n] += Millis(obs.latency) * Millis(obs.latency);
+    const double latency_ms = Millis(obs.latency), compute_ms = Millis(Compute(obs));
+    latency_sum_ms_[n] += latency_ms;
+    latency_sq_sum_ms_[n] += latency_ms * latency_ms;
+    compute_sum_ms_[n] += compute_ms;
+    compute_sq_sum_ms_[n] += compute_ms * compute_ms;
     ++latency_count_[n];
     // The smoothed latency watched while settled is the settled size's own: a batch below the
     // size is faster because it is smaller, which says nothing about room to grow.
     if (obs.batch_size < size()) return;
     const double w = opts_.trend.latency_ewma_weight;
-    recent_latency_ms_ = recent_latency_ms_ == 0
-                             ? Millis(obs.latency)
-                             : w * Millis(obs.latency) + (1 - w) * recent_latency_ms_;
+    recent_latency_ms_ =
+        recent_latency_ms_ == 0 ? latency_ms : w * latency_ms + (1 - w) * recent_latency_ms_;
+    recent_compute_ms_ =
+        recent_compute_ms_ == 0 ? compute_ms : w * compute_ms + (1 - w) * recent_compute_ms_;
   }
 
   void PushWindow(int batch_size) {
@@ -193,7 +208,7 @@ class TrendController final : public ControllerBase {
       Reopen(ControllerReason::kReopenLatencyRose);
     } else if (recent_latency_ms_ < settled_latency_ms_ * (1 - shift)) {
       Reopen(ControllerReason::kReopenLatencyFell);
-    } else if (!MeetsThroughput(size(), recent_latency_ms_)) {
+    } else if (!MeetsThroughput(size(), recent_compute_ms_)) {
       Reopen(ControllerReason::kReopenThroughput);
     } else if (opts_.trend.backlog_reopen_batches > 0 &&
                backlog_batches_ >= opts_.trend.backlog_reopen_batches && RoomToGrow()) {
@@ -223,6 +238,8 @@ class TrendController final : public ControllerBase {
     std::fill(latency_sum_ms_.begin(), latency_sum_ms_.end(), 0.0);
     std::fill(latency_sq_sum_ms_.begin(), latency_sq_sum_ms_.end(), 0.0);
     std::fill(latency_count_.begin(), latency_count_.end(), 0);
+    std::fill(compute_sum_ms_.begin(), compute_sum_ms_.end(), 0.0);
+    std::fill(compute_sq_sum_ms_.begin(), compute_sq_sum_ms_.end(), 0.0);
     opposing_signals_ = 0;
     backlog_batches_ = 0;
     Test();
@@ -255,7 +272,7 @@ class TrendController final : public ControllerBase {
       *why = ControllerReason::kHoldBatchNotFull;
       return 0;
     }
-    *why = MeetsThroughput(obs.batch_size, Millis(obs.latency))
+    *why = MeetsThroughput(obs.batch_size, Millis(Compute(obs)))
                ? ControllerReason::kLatencyBelowTarget
                : ControllerReason::kThroughputBelowRequired;
     return +1;
@@ -264,10 +281,11 @@ class TrendController final : public ControllerBase {
   // Step 6.
   void MaybeSettle() {
     if (static_cast<int>(window_.size()) < opts_.trend.window || trend_ != 0) return;
-    const LatencyLine line = FitLatency();
+    const LatencyLine line = FitLine(latency_sum_ms_, latency_sq_sum_ms_);
+    const LatencyLine compute = FitLine(compute_sum_ms_, compute_sq_sum_ms_);
     int best = 0;
     for (int s = opts_.max_batch_size; s >= opts_.min_batch_size && best == 0; --s) {
-      if (window_count_[s] > 0 && Satisfies(line, s)) best = s;
+      if (window_count_[s] > 0 && Satisfies(line, compute, s)) best = s;
     }
     if (best == 0) return;
     MoveTo(best, ControllerReason::kSettled);
@@ -275,6 +293,7 @@ class TrendController final : public ControllerBase {
     state_.last_change = ControllerReason::kSettled;
     settled_latency_ms_ = line.MeanMs(best);
     recent_latency_ms_ = settled_latency_ms_;
+    recent_compute_ms_ = compute.MeanMs(best);
   }
 
   // A least-squares line through every batch observed (since the last re-open) at a size the
@@ -292,13 +311,14 @@ class TrendController final : public ControllerBase {
     }
   };
 
-  LatencyLine FitLatency() const {
+  // The line through one pair of per-size sums (end-to-end or compute latency).
+  LatencyLine FitLine(const std::vector<double>& sum_ms, const std::vector<double>& sq_sum_ms) const {
     double n = 0, sx = 0, sxx = 0, sy = 0, sxy = 0, syy = 0;
     for (int s = opts_.min_batch_size; s <= opts_.max_batch_size; ++s) {
       if (latency_count_[s] == 0 || window_count_[s] == 0) continue;
       const double c = static_cast<double>(latency_count_[s]);
       n += c, sx += c * s, sxx += c * s * s;
-      sy += latency_sum_ms_[s], sxy += s * latency_sum_ms_[s], syy += latency_sq_sum_ms_[s];
+      sy += sum_ms[s], sxy += s * sum_ms[s], syy += sq_sum_ms[s];
     }
     LatencyLine line;
     if (n == 0) return line;
@@ -313,12 +333,13 @@ class TrendController final : public ControllerBase {
   }
 
   // The size keeps the target when the upper one-sided (1 − α) confidence bound of its fitted
-  // latency does: noise cannot talk the controller into a size just past the boundary.
-  bool Satisfies(const LatencyLine& line, int batch_size) const {
+  // latency does: noise cannot talk the controller into a size just past the boundary. Its
+  // throughput comes from the fitted compute latency.
+  bool Satisfies(const LatencyLine& line, const LatencyLine& compute, int batch_size) const {
     const double mean_ms = line.MeanMs(batch_size);
     const double bound_ms = mean_ms + upper_z_ * line.StderrMs(batch_size);
     return line.n > 0 && mean_ms > 0 && bound_ms <= opts_.latency_target_micros / 1000.0 &&
-           MeetsThroughput(batch_size, mean_ms);
+           MeetsThroughput(batch_size, compute.MeanMs(batch_size));
   }
 
   bool MeetsThroughput(int batch_size, double latency_ms) const {
@@ -333,9 +354,12 @@ class TrendController final : public ControllerBase {
   std::vector<double> latency_sum_ms_;  // per actual batch size, since the last re-open
   std::vector<double> latency_sq_sum_ms_;
   std::vector<int64_t> latency_count_;
+  std::vector<double> compute_sum_ms_;  // per actual batch size, since the last re-open
+  std::vector<double> compute_sq_sum_ms_;
   int trend_ = 0;                 // +1 / −1: significant increasing / decreasing; 0: none
   int opposing_signals_ = 0;      // consecutive signals against the trend
   double recent_latency_ms_ = 0;  // EWMA of full batches' latency
+  double recent_compute_ms_ = 0;  // and of their compute latency
   double settled_latency_ms_ = 0;
   int backlog_batches_ = 0;  // consecutive batches that left at least a full batch queued
 };

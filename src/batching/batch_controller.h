@@ -9,9 +9,14 @@
 //                Mann–Kendall trend of the last n batch sizes, settled once latency and throughput
 //                both hold; see TrendController in batch_controller.cc for the exact gating rule.
 //
-// "Latency" here is a batch's compute latency: from dispatch to completion of its BatchFn. Queueing
-// delay is bounded by the batcher's wait budget, not by the controller (feeding queue delay into
-// the size controller would shrink batches under overload and make the backlog worse).
+// "Latency" here is end to end, as the method states it (DESIGN.md S401): the largest queue wait
+// plus compute of any request in the batch, i.e. its oldest request's (the batch's p100). That is
+// what a client sees of the batch beyond its own network time. Throughput is the batch's samples
+// per second of compute (batch size / compute latency): what the size delivers while the instance
+// is busy; an instance idle between batches is limited by demand, not by its size. The batcher
+// keeps the backlog that queue wait reflects within the latency target by refusing requests that
+// would wait past it (admission by time, batcher.h), so a wait above target means the size is too
+// large or the instance too slow, not that the queue is unbounded.
 //
 // Not thread-safe: the owner (the Batcher) serialises every call under its own mutex.
 #pragma once
@@ -89,8 +94,12 @@ struct ControllerOptions {
 
 // What the batcher reports after each batch.
 struct BatchObservation {
-  int batch_size = 0;      // samples actually run (may be below the size asked for)
-  Duration latency{};      // compute latency: dispatch to completion of the BatchFn
+  int batch_size = 0;  // samples actually run (may be below the size asked for)
+  // End-to-end latency: enqueue of the batch's oldest request to completion of the BatchFn.
+  Duration latency{};
+  // Compute latency: dispatch to completion of the BatchFn; zero: the same as `latency` (no
+  // queue wait).
+  Duration compute_latency{};
   int queued_samples = 0;  // samples still waiting when the batch completed
   bool ok = true;          // false when the BatchFn failed; failed batches are not learned from
 };
@@ -128,8 +137,9 @@ struct ControllerState {
   int64_t batches = 0;                                        // observations so far
   int64_t size_changes = 0;                                   // times the size moved
   int64_t direction_changes = 0;  // times a move went the other way from the previous move
-  double last_latency_ms = 0;
-  double last_throughput_per_s = 0;
+  double last_latency_ms = 0;          // end to end (the signal)
+  double last_compute_ms = 0;          // of the same batch
+  double last_throughput_per_s = 0;    // its samples / compute seconds
 };
 
 class BatchController {

@@ -11,6 +11,10 @@ bool IsAdaptive(BatchPolicy policy) {
   return policy == BatchPolicy::kAimd || policy == BatchPolicy::kTrend;
 }
 
+Duration LatencyTarget(const BatcherOptions& o) {
+  return std::chrono::microseconds(o.controller.latency_target_micros);
+}
+
 }  // namespace
 
 Status BatcherOptions::Validate() const {
@@ -70,6 +74,12 @@ Status Batcher::Schedule(std::unique_ptr<BatchTask>* task) {
       return Unavailable("batch queue full (" + std::to_string(opts_.max_queue_size) +
                          " samples); retry later");
     }
+    if (!queue_.empty() && PredictedCompletionLocked(now, size) > LatencyTarget(opts_)) {
+      ++stats_.rejected_late;
+      return Unavailable("the queue holds more than the latency target's worth of work (" +
+                         std::to_string(opts_.controller.latency_target_micros / 1000) +
+                         " ms); retry later");
+    }
     const int target = controller_->NextBatchSize();
     wake = queue_.empty() || (queued_samples_ < target && queued_samples_ + size >= target);
     queue_.push_back({std::move(*task), now, deadline});
@@ -121,23 +131,25 @@ Batcher::Work Batcher::WaitForWork() {
 void Batcher::RunBatch(Batch& batch) {
   const TimePoint start = clock_.Now();
   const Status status = batch_fn_(batch);
-  const Duration latency = clock_.Now() - start;
   // Learn first: a caller that has its answer must also see the batch in the stats and controller.
-  Learn(batch, latency, status.ok());
+  Learn(batch, start, status.ok());
   CompleteAll(batch.tasks_, status);
 }
 
-void Batcher::Learn(const Batch& batch, Duration latency, bool ok) {
+void Batcher::Learn(const Batch& batch, TimePoint start, bool ok) {
+  const TimePoint end = clock_.Now();
   std::lock_guard<std::mutex> l(mu_);
+  in_flight_samples_ = 0;
   ++stats_.batches;
   if (ok) {
     stats_.completed_samples += batch.size();
-    predictor_->Observe(batch.size(), latency);
+    predictor_->Observe(batch.size(), end - start);
   } else {
     ++stats_.failed_batches;
   }
   controller_->OnBatchDone({.batch_size = batch.size(),
-                            .latency = latency,
+                            .latency = end - batch.oldest_enqueued(),
+                            .compute_latency = end - start,
                             .queued_samples = queued_samples_,
                             .ok = ok});
 }
@@ -158,23 +170,31 @@ void Batcher::TakeExpiredLocked(TimePoint now, Work& work) {
   }
 }
 
+// Called only while no batch runs (the thread is in WaitForWork).
 bool Batcher::ReadyLocked(TimePoint now) const {
   if (queue_.empty()) return false;
+  if (IsAdaptive(opts_.controller.policy)) return true;
   return queued_samples_ >= controller_->NextBatchSize() || now >= DispatchTimeLocked();
 }
 
 TimePoint Batcher::DispatchTimeLocked() const {
-  return queue_.front().enqueued + WaitBudgetLocked();
+  if (IsAdaptive(opts_.controller.policy)) return queue_.front().enqueued;
+  return queue_.front().enqueued + std::chrono::microseconds(opts_.max_queue_delay_micros);
 }
 
-Duration Batcher::WaitBudgetLocked() const {
-  const Duration max_delay = std::chrono::microseconds(opts_.max_queue_delay_micros);
-  if (!IsAdaptive(opts_.controller.policy)) return max_delay;
-  const Duration target = std::chrono::microseconds(opts_.controller.latency_target_micros);
-  Duration budget =
-      std::max(Duration::zero(), target - predictor_->Predict(controller_->NextBatchSize()));
-  if (max_delay > Duration::zero()) budget = std::min(budget, max_delay);
-  return budget;
+// When a task of `samples` queued now would complete: the batch in flight finishes, then the queue
+// and the task leave in batches of the current size. Zero while the predictor knows nothing.
+Duration Batcher::PredictedCompletionLocked(TimePoint now, int samples) const {
+  Duration wait{0};
+  if (in_flight_samples_ > 0) {
+    wait = std::max(Duration::zero(),
+                    predictor_->Predict(in_flight_samples_) - (now - in_flight_since_));
+  }
+  const int cap = controller_->NextBatchSize();
+  const int total = queued_samples_ + samples;
+  wait += (total / cap) * predictor_->Predict(cap);
+  if (total % cap > 0) wait += predictor_->Predict(total % cap);
+  return wait;
 }
 
 TimePoint Batcher::NextWakeLocked(TimePoint now) const {
@@ -186,6 +206,7 @@ TimePoint Batcher::NextWakeLocked(TimePoint now) const {
 Batch Batcher::FormBatchLocked() {
   const int target = controller_->NextBatchSize();
   Batch batch;
+  batch.oldest_enqueued_ = queue_.front().enqueued;
   while (!queue_.empty()) {
     const int size = queue_.front().task->size();
     if (!batch.tasks_.empty() && batch.size_ + size > target) break;
@@ -195,6 +216,8 @@ Batch Batcher::FormBatchLocked() {
     queue_.pop_front();
     if (batch.size_ >= target) break;
   }
+  in_flight_samples_ = batch.size_;
+  in_flight_since_ = clock_.Now();
   return batch;
 }
 

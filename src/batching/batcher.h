@@ -1,12 +1,25 @@
 // Batcher: one request queue per model instance group; forms batches and runs them through a
 // function it is given (DESIGN.md §1, steps S4 and S407).
 //
-// A batch is dispatched when its queued samples reach the controller's current batch size, or when
-// the oldest request has waited its budget:
-//   fixed, queue_delay: budget = max_queue_delay_micros;
-//   aimd, trend:        budget = latency target − predicted compute of a batch of the current size
-//                       (never below zero; capped by max_queue_delay_micros when that is set),
-// so a lightly loaded model is not held back waiting for a full batch it will never get.
+// When a batch leaves (one batch runs at a time: the thread runs it, so "idle" means the thread is
+// waiting here):
+//   aimd, trend:        as soon as the instance is idle and anything is queued, up to the
+//                       controller's size. The size is a cap, never a wait: what queued while the
+//                       previous batch ran is the batch. A batch never waits for arrivals that may
+//                       not come (closed-loop clients cannot send more than they have in flight;
+//                       a light load would wait out every budget), and under a heavier load the
+//                       queue that builds while a batch runs makes the next batch larger by itself.
+//                       The controller (batch_controller.h) adapts the cap to end-to-end latency.
+//   fixed, queue_delay: when the queued samples reach the size, or when the oldest request has
+//                       waited max_queue_delay_micros (0: at once). The baselines, as Triton does.
+//
+// Admission (Schedule): a task is refused (UNAVAILABLE, retryable) when the queue holds
+// max_queue_size samples, or by time: when the queue is not empty and the predicted completion of
+// the task — the batch in flight's remaining compute, then the queue ahead of it and the task in
+// batches of the current size, each at the predicted compute latency — lies beyond the latency
+// target. Overload is then answered at once instead of after a wait that would miss the target
+// anyway, and the admitted requests' latency stays near it. A task that finds the queue empty is
+// always admitted (a target below one batch's compute must not refuse everything).
 //
 // Thread-safe: any thread may Schedule(); one internal thread (owned, joined in the destructor)
 // forms batches, runs the BatchFn and completes tasks, so callbacks arrive in completion order on
@@ -73,6 +86,7 @@ class CallbackTask final : public BatchTask {
 class Batch {
  public:
   int size() const { return size_; }  // samples
+  TimePoint oldest_enqueued() const { return oldest_enqueued_; }
   int num_tasks() const { return static_cast<int>(tasks_.size()); }
   BatchTask& task(int i) const { return *tasks_[i]; }
   // The task as the caller's concrete type (the caller knows what it scheduled).
@@ -85,6 +99,7 @@ class Batch {
   friend class Batcher;
   std::vector<std::unique_ptr<BatchTask>> tasks_;
   int size_ = 0;
+  TimePoint oldest_enqueued_{};
 };
 
 // Runs one batch (on one model instance). A non-OK status fails exactly this batch's tasks.
@@ -96,8 +111,8 @@ struct BatcherOptions {
   ControllerOptions controller;
   // Samples that may wait; a task that does not fit is refused with UNAVAILABLE. >= max size.
   int max_queue_size = 1024;
-  // fixed and queue_delay: how long the oldest request waits for a full batch. aimd and trend: an
-  // upper bound on the budget derived from the latency target; 0 = no bound. Microseconds.
+  // fixed and queue_delay: how long the oldest request waits for a full batch; 0 = not at all.
+  // aimd and trend never hold a batch while the instance is idle. Microseconds.
   int64_t max_queue_delay_micros = 5'000;
   // A request not dispatched this long after Schedule() completes with DEADLINE_EXCEEDED, unless
   // its task sets its own timeout. 0 = no default timeout. Microseconds.
@@ -108,7 +123,8 @@ struct BatcherOptions {
 
 struct BatcherStats {
   int64_t accepted = 0;           // tasks taken by Schedule()
-  int64_t rejected_full = 0;      // refused: queue full
+  int64_t rejected_full = 0;      // refused: queue full (max_queue_size)
+  int64_t rejected_late = 0;      // refused: predicted to complete past the latency target
   int64_t timed_out = 0;          // tasks that waited past their timeout
   int64_t batches = 0;            // batches run
   int64_t failed_batches = 0;     // batches whose BatchFn failed
@@ -126,7 +142,7 @@ struct BatcherState {
 class Batcher {
  public:
   // Validates `options` and starts the batching thread. `clock` must outlive the batcher.
-  // `predictor` gives the compute time the wait budget subtracts; null: a running EWMA.
+  // `predictor` gives the compute time of a batch, for admission by time; null: a running EWMA.
   static Result<std::unique_ptr<Batcher>> Create(
       const BatcherOptions& options, Clock& clock, BatchFn batch_fn,
       std::unique_ptr<LatencyPredictor> predictor = nullptr);
@@ -164,12 +180,12 @@ class Batcher {
   void Loop(std::stop_token stop);
   Work WaitForWork();
   void RunBatch(Batch& batch);
-  void Learn(const Batch& batch, Duration latency, bool ok);
+  void Learn(const Batch& batch, TimePoint start, bool ok);
 
   void TakeExpiredLocked(TimePoint now, Work& work) REQUIRES(mu_);
   bool ReadyLocked(TimePoint now) const REQUIRES(mu_);
   TimePoint DispatchTimeLocked() const REQUIRES(mu_);
-  Duration WaitBudgetLocked() const REQUIRES(mu_);
+  Duration PredictedCompletionLocked(TimePoint now, int samples) const REQUIRES(mu_);
   TimePoint NextWakeLocked(TimePoint now) const REQUIRES(mu_);
   Batch FormBatchLocked() REQUIRES(mu_);
   void CancelAllLocked(Work& work) REQUIRES(mu_);
@@ -186,6 +202,8 @@ class Batcher {
   int queued_samples_ GUARDED_BY(mu_) = 0;
   TimePoint earliest_deadline_ GUARDED_BY(mu_) = TimePoint::max();  // a lower bound
   bool stopping_ GUARDED_BY(mu_) = false;
+  int in_flight_samples_ GUARDED_BY(mu_) = 0;  // of the batch running now; 0 when idle
+  TimePoint in_flight_since_ GUARDED_BY(mu_);
   BatcherStats stats_ GUARDED_BY(mu_);
   std::unique_ptr<BatchController> controller_ PT_GUARDED_BY(mu_);
   std::unique_ptr<LatencyPredictor> predictor_ PT_GUARDED_BY(mu_);

@@ -51,8 +51,9 @@ class FakeEngine final : public Engine {
     if (inputs.size() != in_.size()) return InvalidArgument("wrong number of inputs");
     if (o_.on_run) o_.on_run(inputs);
     if (o_.gate) o_.gate->Pass();
-    if (o_.latency > Duration::zero()) clock_->SleepFor(o_.latency);
     const int64_t batch = inputs[0].shape()[0];
+    const Duration latency = o_.latency + batch * o_.latency_per_sample;
+    if (latency > Duration::zero()) clock_->SleepFor(latency);
     const auto first = inputs[0].as<float>();
     const size_t row_in = first.size() / batch;
     for (int64_t i = 0; o_.fail_on_negative && i < batch; ++i) {

@@ -34,6 +34,7 @@ class Gate {
 
 struct FakeEngineOptions {
   Duration latency{0};         // waited on the clock per batch
+  Duration latency_per_sample{0};  // and this much more per sample of the batch
   uint64_t memory_bytes = 0;   // reported footprint
   std::shared_ptr<Gate> gate;  // null: never held
   // Called with every batch's inputs as the engine receives them (warm-up included); may be empty.

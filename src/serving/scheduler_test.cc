@@ -548,5 +548,23 @@ TEST(SchedulerTest, ConfigBatchingSectionValuesOutOfRangeAreRefused) {
                          "max_queue_delay_micros must be >= 0");
 }
 
+TEST(SchedulerTest, ModelsViewShowsEachModelsBatchingOptions) {
+  Harness h = TwoCpus();
+  ModelConfig c = TinyModel("m", 16);
+  c.latency_target_ms = 12.5;
+  c.batching_json = R"({"required_throughput_per_s": 800, "step_size": 3, "trend_window": 20,
+      "trend_alpha": 0.01, "reversal_confirmations": 4, "max_queue_delay_micros": 250})";
+  ASSERT_TRUE(h.scheduler->LoadModel(c).ok());
+  nlohmann::json m = h.scheduler->ModelsJson()[0];
+  EXPECT_EQ(m["state"], "READY");
+  EXPECT_DOUBLE_EQ(m["latency_target_ms"].get<double>(), 12.5);
+  EXPECT_DOUBLE_EQ(m["required_throughput_per_s"].get<double>(), 800);
+  EXPECT_EQ(m["step_size"], 3);
+  EXPECT_EQ(m["trend_window"], 20);
+  EXPECT_DOUBLE_EQ(m["trend_alpha"].get<double>(), 0.01);
+  EXPECT_EQ(m["reversal_confirmations"], 4);
+  EXPECT_EQ(m["max_queue_delay_us"], 250);
+}
+
 }  // namespace
 }  // namespace batchwise

@@ -37,7 +37,12 @@ int main(int argc, char** argv) {
   batchwise::cli::Command simulate = batchwise::cli::AddSimulateCommand(app);
   batchwise::cli::Command models = batchwise::cli::AddModelsCommand(app);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; any usage error (unknown flag, bad value, out of range) 2.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   if (app.got_subcommand("profile")) return profile();

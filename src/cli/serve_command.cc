@@ -15,9 +15,7 @@ namespace {
 
 struct ServeArgs {
   ServerOptions server;
-  std::string policy;  // empty: the batcher's default (trend)
-  int64_t latency_target_us = 0;
-  int step_size = 0;
+  std::string policy = std::string(BatchPolicyName(ControllerOptions{}.policy));
 };
 
 // Serving defaults that differ from the library's: several models may share a processor that
@@ -89,34 +87,60 @@ void AddPlacementFlags(CLI::App* cmd, ServeArgs& a) {
                 "Refuse a model when every processor is at its instance limit");
 }
 
+// The defaults of every model's batching; a model's config.json overrides them per model
+// (docs/model-repository.md lists its keys).
 void AddBatchingFlags(CLI::App* cmd, ServeArgs& a) {
   auto& b = a.server.scheduler.batching;
-  cmd->add_option("--batch-policy", a.policy, "fixed, queue_delay, aimd, trend (default trend)");
-  cmd->add_option("--max-queue-delay-us", b.max_queue_delay_micros, "Batch wait budget (cap)")
+  auto& c = b.controller;
+  cmd->add_option("--batch-policy", a.policy, "fixed, queue_delay, aimd, trend")
+      ->capture_default_str();
+  cmd->add_option("--max-queue-delay-us", b.max_queue_delay_micros,
+                  "Longest wait of the oldest request for a fuller batch, µs; 0 = do not wait. "
+                  "aimd/trend wait min(latency target − predicted compute, this)")
       ->capture_default_str();
   cmd->add_option("--max-queue-size", b.max_queue_size, "Samples that may wait (503 above)")
       ->capture_default_str();
   cmd->add_option("--default-timeout-us", b.default_timeout_micros,
-                  "Queue timeout of a request (504; 0: none)")
+                  "Queue timeout of a request, µs (504; 0: none)")
       ->capture_default_str();
-  cmd->add_option("--latency-target-us", a.latency_target_us,
-                  "Batch latency target of aimd/trend when the model sets none");
-  cmd->add_option("--step-size", a.step_size, "δ of aimd/trend");
-  cmd->add_option("--batch-size", b.controller.fixed.batch_size, "Batch size of the fixed policy");
+  cmd->add_option("--latency-target-us", c.latency_target_micros,
+                  "Latency target of aimd/trend, µs, for a model whose config sets none")
+      ->capture_default_str();
+  cmd->add_option("--required-throughput-per-s", c.required_throughput_per_s,
+                  "Throughput (samples/s) a settled trend size must reach (S406); 0 = none")
+      ->capture_default_str();
+  cmd->add_option("--batch-step-size,--step-size", c.step_size,
+                  "δ: the additive step of aimd/trend, samples")
+      ->capture_default_str();
+  cmd->add_option("--trend-window", c.trend.window,
+                  "n: recent batch sizes in trend's Mann–Kendall test, batches [5, 1024]")
+      ->capture_default_str();
+  cmd->add_option("--trend-alpha", c.trend.alpha, "α: significance of trend's test, (0, 1)")
+      ->capture_default_str();
+  cmd->add_option("--reversal-confirmations", c.trend.reversal_confirmations,
+                  "Consecutive signals against a significant trend before trend reverses, >= 1")
+      ->capture_default_str();
+  cmd->add_option("--min-batch-size", c.min_batch_size, "Smallest adaptive batch size, samples")
+      ->capture_default_str();
+  cmd->add_option("--initial-batch-size", c.initial_batch_size,
+                  "Batch size aimd/trend start from, samples")
+      ->capture_default_str();
+  cmd->add_option("--batch-size", c.fixed.batch_size, "Batch size of the fixed policy, samples")
+      ->capture_default_str();
 }
 
 int RunServe(ServeArgs& a) {
-  auto& c = a.server.scheduler.batching.controller;
-  if (!a.policy.empty()) {
-    auto p = ParseBatchPolicy(a.policy);
-    if (!p.ok()) {
-      spdlog::error("{}", p.status().ToString());
-      return 2;
-    }
-    c.policy = *p;
+  auto& b = a.server.scheduler.batching;
+  auto p = ParseBatchPolicy(a.policy);
+  if (!p.ok()) {
+    spdlog::error("--batch-policy: {}", p.status().ToString());
+    return 2;
   }
-  if (a.latency_target_us > 0) c.latency_target_micros = a.latency_target_us;
-  if (a.step_size > 0) c.step_size = a.step_size;
+  b.controller.policy = *p;
+  if (Status s = b.Validate(); !s.ok()) {  // as Scheduler::Create() would, but as a usage error
+    spdlog::error("invalid batching flags: {}", s.ToString());
+    return 2;
+  }
   a.server.grpc.shutdown_grace_ms = a.server.http.shutdown_grace_ms;
   // Signals are taken by sigwait below: block them before any thread starts (threads inherit it).
   sigset_t signals;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "batching/batcher.h"
 #include "frontend/testing/http_client.h"
 #include "frontend/testing/server_fixture.h"
 
@@ -252,6 +253,16 @@ TEST_F(KServeHttpTest, ConfigStatsAndBatchwiseViews) {
   ASSERT_EQ(models.size(), 1u);
   EXPECT_TRUE(models[0]["batching"][0].contains("z"));
   EXPECT_TRUE(models[0]["batching"][0].contains("settled"));
+  const BatcherOptions defaults;  // the fixture's config sets no target and no batching section
+  EXPECT_EQ(models[0]["state"], "READY");
+  EXPECT_DOUBLE_EQ(models[0]["latency_target_ms"].get<double>(),
+                   defaults.controller.latency_target_micros / 1000.0);
+  EXPECT_DOUBLE_EQ(models[0]["required_throughput_per_s"].get<double>(), 0);
+  EXPECT_EQ(models[0]["step_size"], defaults.controller.step_size);
+  EXPECT_EQ(models[0]["trend_window"], defaults.controller.trend.window);
+  EXPECT_DOUBLE_EQ(models[0]["trend_alpha"].get<double>(), defaults.controller.trend.alpha);
+  EXPECT_EQ(models[0]["reversal_confirmations"], defaults.controller.trend.reversal_confirmations);
+  EXPECT_EQ(models[0]["max_queue_delay_us"], 0);  // the fixture's ImmediateOptions
   json processors = Parse(client_->Get("/v2/batchwise/processors"))["processors"];
   EXPECT_EQ(processors.size(), 2u);
   EXPECT_TRUE(processors[0].contains("workload"));
@@ -284,6 +295,38 @@ const char* kTinyWithMaxBatch4 = R"({"name": "tiny", "max_batch_size": 4,
   "inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 4]}],
   "outputs": [{"name": "y", "datatype": "FP32", "shape": [-1, 2]}],
   "engines": {"onnx": {"file": "model.onnx"}}})";
+
+TEST_F(KServeHttpTest, BatchwiseModelsShowsTheBatchingKnobsOfEachModelsConfig) {
+  WriteTinyConfig(server_->repository(), R"({"name": "tiny", "max_batch_size": 8,
+    "inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 4]}],
+    "outputs": [{"name": "y", "datatype": "FP32", "shape": [-1, 2]}],
+    "engines": {"onnx": {"file": "model.onnx"}}, "latency_target_ms": 7.5,
+    "batching": {"required_throughput_per_s": 2000, "step_size": 1, "trend_window": 8,
+                 "trend_alpha": 0.2, "reversal_confirmations": 1,
+                 "max_queue_delay_micros": 300}})");
+  auto reload = client_->Post("/v2/repository/models/tiny/load", "");
+  ASSERT_EQ(reload.status, 200) << reload.body;
+  json m = Parse(client_->Get("/v2/batchwise/models"))["models"][0];
+  EXPECT_EQ(m["state"], "READY");
+  EXPECT_DOUBLE_EQ(m["latency_target_ms"].get<double>(), 7.5);
+  EXPECT_DOUBLE_EQ(m["required_throughput_per_s"].get<double>(), 2000);
+  EXPECT_EQ(m["step_size"], 1);
+  EXPECT_EQ(m["trend_window"], 8);
+  EXPECT_DOUBLE_EQ(m["trend_alpha"].get<double>(), 0.2);
+  EXPECT_EQ(m["reversal_confirmations"], 1);
+  EXPECT_EQ(m["max_queue_delay_us"], 300);
+}
+
+TEST_F(KServeHttpTest, AReloadWithAnUnknownBatchingKeyIsRefusedNamingItAndTheOldConfigServes) {
+  WriteTinyConfig(server_->repository(), R"({"name": "tiny", "max_batch_size": 8,
+    "inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 4]}],
+    "outputs": [{"name": "y", "datatype": "FP32", "shape": [-1, 2]}],
+    "engines": {"onnx": {"file": "model.onnx"}}, "batching": {"trend_windw": 8}})");
+  auto reload = client_->Post("/v2/repository/models/tiny/load", "");
+  EXPECT_EQ(reload.status, 400);
+  EXPECT_NE(reload.body.find("trend_windw"), std::string::npos) << reload.body;
+  EXPECT_EQ(client_->Post(kInferPath, JsonInfer(1)).status, 200);
+}
 
 TEST_F(KServeHttpTest, ReloadingAServingModelKeepsItReadyAndThenServesTheNewConfig) {
   FakeServerOptions o;

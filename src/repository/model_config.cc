@@ -10,12 +10,30 @@ namespace batchwise {
 namespace fs = std::filesystem;
 namespace {
 
+using nlohmann::json;
+
+// Rejects keys a section does not know (a typo must not silently fall back to a default).
+Status CheckKeys(const json& j, const std::string& section,
+                 std::initializer_list<const char*> known) {
+  if (!j.is_object()) return InvalidArgument(section + " must be an object");
+  for (const auto& [key, value] : j.items()) {
+    if (std::find_if(known.begin(), known.end(), [&](const char* k) { return key == k; }) ==
+        known.end()) {
+      return InvalidArgument(section + " has unknown key '" + key + "'");
+    }
+  }
+  return Status::Ok();
+}
+
 Result<std::vector<TensorSpec>> ParseSpecs(const nlohmann::json& arr, const char* what) {
   if (!arr.is_array() || arr.empty()) {
     return InvalidArgument(std::string("'") + what + "' must be a non-empty array");
   }
   std::vector<TensorSpec> specs;
-  for (const auto& t : arr) {
+  for (size_t i = 0; i < arr.size(); ++i) {
+    const json& t = arr[i];
+    BW_RETURN_IF_ERROR(CheckKeys(t, std::string(what) + "[" + std::to_string(i) + "]",
+                                 {"name", "datatype", "shape"}));
     TensorSpec s;
     s.name = t.at("name").get<std::string>();
     BW_ASSIGN_OR_RETURN(s.dtype, ParseDataType(t.at("datatype").get<std::string>()));
@@ -38,7 +56,13 @@ Result<std::vector<ModelEngineFile>> ParseEngines(const nlohmann::json& j,
                                                   const std::string& folder) {
   std::vector<std::string> order = {"torchscript", "onnx", "simulated"};
   if (j.contains("engine_preference")) order = j["engine_preference"].get<std::vector<std::string>>();
+  for (const auto& name : order) BW_RETURN_IF_ERROR(ParseEngineKind(name).status());
   const auto& engines = j.at("engines");
+  if (!engines.is_object()) return InvalidArgument("'engines' must be an object");
+  for (const auto& [name, engine] : engines.items()) {
+    BW_RETURN_IF_ERROR(ParseEngineKind(name).status().WithContext("engines"));
+    BW_RETURN_IF_ERROR(CheckKeys(engine, "engines." + name, {"file"}));
+  }
   std::vector<ModelEngineFile> out;
   for (const auto& name : order) {
     if (!engines.contains(name)) continue;
@@ -50,19 +74,6 @@ Result<std::vector<ModelEngineFile>> ParseEngines(const nlohmann::json& j,
   }
   if (out.empty()) return InvalidArgument("'engines' names no known engine");
   return out;
-}
-
-using nlohmann::json;
-
-// Rejects keys a section does not know (a typo must not silently fall back to a default).
-Status CheckKeys(const json& j, const char* section, std::initializer_list<const char*> known) {
-  for (const auto& [key, value] : j.items()) {
-    if (std::find_if(known.begin(), known.end(), [&](const char* k) { return key == k; }) ==
-        known.end()) {
-      return InvalidArgument(std::string(section) + " has unknown key '" + key + "'");
-    }
-  }
-  return Status::Ok();
 }
 
 // The value of j[key] among `choices` (by name); `out` unchanged when the key is absent.
@@ -254,16 +265,28 @@ Status ModelConfig::CheckShape(const TensorSpec& spec, const Shape& shape) const
 
 Result<ModelConfig> ParseModelConfig(const nlohmann::json& j, const std::string& folder) {
   try {
+    // "reference" and "generator" are informational (not read here); "generator" is free-form.
+    BW_RETURN_IF_ERROR(
+        CheckKeys(j, "config",
+                  {"name", "kind", "max_batch_size", "inputs", "outputs", "engines",
+                   "engine_preference", "processor_kinds", "latency_target_ms", "batching",
+                   "preprocess", "postprocess", "reference", "generator"}));
     ModelConfig c;
     c.folder = folder;
     c.name = j.at("name").get<std::string>();
     c.kind = j.value("kind", "");
+    if (j.contains("max_batch_size") && !j["max_batch_size"].is_number_integer()) {
+      return InvalidArgument("max_batch_size must be an integer");
+    }
     c.max_batch_size = j.value("max_batch_size", 1);
     if (c.max_batch_size < 1) return InvalidArgument("max_batch_size must be >= 1");
     BW_ASSIGN_OR_RETURN(c.inputs, ParseSpecs(j.at("inputs"), "inputs"));
     BW_ASSIGN_OR_RETURN(c.outputs, ParseSpecs(j.at("outputs"), "outputs"));
     BW_ASSIGN_OR_RETURN(c.engines, ParseEngines(j, folder));
     c.processor_kinds = j.value("processor_kinds", std::vector<std::string>{});
+    if (j.contains("latency_target_ms") && !j["latency_target_ms"].is_number()) {
+      return InvalidArgument("latency_target_ms must be a number");
+    }
     c.latency_target_ms = j.value("latency_target_ms", 0.0);
     if (c.latency_target_ms < 0) return InvalidArgument("latency_target_ms must be >= 0");
     if (j.contains("batching")) c.batching_json = j["batching"].dump();

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "backend/testing/model_repo.h"
+
 namespace batchwise {
 namespace {
 
@@ -62,6 +64,44 @@ TEST(ModelConfigTest, RejectsBadConfigsWithAReason) {
   j = Config();
   j["max_batch_size"] = 0;
   EXPECT_FALSE(ParseModelConfig(j, "/r").ok());
+}
+
+// Sets j[path...] = value in a valid config and expects INVALID_ARGUMENT whose message has `says`.
+void ExpectConfigRejected(const nlohmann::json::json_pointer& where, nlohmann::json value,
+                          const std::string& says) {
+  auto j = Config();
+  j[where] = std::move(value);
+  Status s = ParseModelConfig(j, "/r").status();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << where;
+  EXPECT_NE(s.message().find(says), std::string::npos) << where << ": " << s;
+}
+
+TEST(ModelConfigTest, RejectsUnknownKeysAtEveryLevelNamingTheKey) {
+  using P = nlohmann::json::json_pointer;
+  ExpectConfigRejected(P("/max_batch_sise"), 8, "config has unknown key 'max_batch_sise'");
+  ExpectConfigRejected(P("/dynamic_batching"), nlohmann::json::object(),
+                       "unknown key 'dynamic_batching'");
+  ExpectConfigRejected(P("/inputs/0/dims"), {48}, "inputs[0] has unknown key 'dims'");
+  ExpectConfigRejected(P("/outputs/0/label_filename"), "l.txt",
+                       "outputs[0] has unknown key 'label_filename'");
+  ExpectConfigRejected(P("/engines/onnx/path"), "m.onnx", "engines.onnx has unknown key 'path'");
+  ExpectConfigRejected(P("/engines/onxx"), {{"file", "m.onnx"}}, "unknown engine 'onxx'");
+  ExpectConfigRejected(P("/engine_preference"), {"onnx", "tensorrt"}, "unknown engine 'tensorrt'");
+}
+
+TEST(ModelConfigTest, RejectsWrongTypesNamingTheKey) {
+  using P = nlohmann::json::json_pointer;
+  ExpectConfigRejected(P("/latency_target_ms"), "20", "latency_target_ms must be a number");
+  ExpectConfigRejected(P("/max_batch_size"), 8.5, "max_batch_size must be an integer");
+  ExpectConfigRejected(P("/inputs/0"), "features", "inputs[0] must be an object");
+}
+
+TEST(ModelConfigTest, InformationalKeysAreAccepted) {
+  auto j = Config();
+  j["reference"] = "reference.json";
+  j["generator"] = {{"tool", "tools/gen_models.py"}, {"anything", 1}};  // free-form provenance
+  j["engine_preference"] = {"onnx"};
+  EXPECT_TRUE(ParseModelConfig(j, "/r").ok());
 }
 
 nlohmann::json ClassifierConfig() {
@@ -190,6 +230,15 @@ TEST(ModelConfigTest, LoadsFromAFolderAndListsTheRepository) {
             StatusCode::kInvalidArgument);
   EXPECT_EQ(ListModelFolders("/nonexistent").status().code(), StatusCode::kNotFound);
   fs::remove_all(root);
+}
+
+TEST(ModelConfigTest, EveryGeneratedModelLoadsUnderStrictKeys) {
+  auto folders = ListModelFolders(testing::ModelsDir());
+  if (!folders.ok() || folders->empty()) GTEST_SKIP() << testing::NoModelsMessage(folders.status());
+  for (const std::string& folder : *folders) {
+    auto c = LoadModelConfig(folder);
+    EXPECT_TRUE(c.ok()) << c.status();
+  }
 }
 
 }  // namespace

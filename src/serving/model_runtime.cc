@@ -1,6 +1,7 @@
 #include "serving/model_runtime.h"
 
 #include <algorithm>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -12,37 +13,55 @@ namespace {
 
 using nlohmann::json;
 
-// Reads an integer key of the "batching" section into `out` when present.
-Status ReadInt(const json& j, const char* key, int64_t& out) {
-  if (!j.contains(key)) return Status::Ok();
-  if (!j.at(key).is_number_integer()) {
-    return InvalidArgument(std::string("batching.") + key + " must be an integer");
-  }
-  out = j.at(key).get<int64_t>();
+// An integer value of the "batching" section into `out`; errors name the key.
+template <typename T>
+Status ReadInteger(const json& v, const std::string& key, T& out) {
+  if (!v.is_number_integer()) return InvalidArgument("batching." + key + " must be an integer");
+  const bool fits = v.is_number_unsigned()
+                        ? v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max())
+                        : v.get<int64_t>() >= std::numeric_limits<T>::min() &&
+                              v.get<int64_t>() <= std::numeric_limits<T>::max();
+  if (!fits) return InvalidArgument("batching." + key + " is out of range");
+  out = static_cast<T>(v.get<int64_t>());
   return Status::Ok();
 }
 
-template <typename T>
-Status ReadIntAs(const json& j, const char* key, T& out) {
-  int64_t v = out;
-  BW_RETURN_IF_ERROR(ReadInt(j, key, v));
-  out = static_cast<T>(v);
+// A number (integer or not) of the "batching" section into `out`; errors name the key.
+Status ReadNumber(const json& v, const std::string& key, double& out) {
+  if (!v.is_number()) return InvalidArgument("batching." + key + " must be a number");
+  out = v.get<double>();
   return Status::Ok();
+}
+
+Status ReadPolicy(const json& v, BatchPolicy& out) {
+  if (!v.is_string()) return InvalidArgument("batching.policy must be a string");
+  BW_ASSIGN_OR_RETURN(out, ParseBatchPolicy(v.get<std::string>()));
+  return Status::Ok();
+}
+
+// One key of the "batching" section into `o`. The keys, their units and defaults are listed in
+// docs/model-repository.md; ranges are checked once, by BatcherOptions::Validate().
+Status ApplyBatchingKey(const std::string& key, const json& v, BatcherOptions& o) {
+  ControllerOptions& c = o.controller;
+  if (key == "policy") return ReadPolicy(v, c.policy);
+  if (key == "max_queue_delay_micros") return ReadInteger(v, key, o.max_queue_delay_micros);
+  if (key == "max_queue_size") return ReadInteger(v, key, o.max_queue_size);
+  if (key == "default_timeout_micros") return ReadInteger(v, key, o.default_timeout_micros);
+  if (key == "batch_size") return ReadInteger(v, key, c.fixed.batch_size);
+  if (key == "initial_batch_size") return ReadInteger(v, key, c.initial_batch_size);
+  if (key == "min_batch_size") return ReadInteger(v, key, c.min_batch_size);
+  if (key == "step_size") return ReadInteger(v, key, c.step_size);
+  if (key == "required_throughput_per_s") return ReadNumber(v, key, c.required_throughput_per_s);
+  if (key == "trend_window") return ReadInteger(v, key, c.trend.window);
+  if (key == "trend_alpha") return ReadNumber(v, key, c.trend.alpha);
+  if (key == "reversal_confirmations") return ReadInteger(v, key, c.trend.reversal_confirmations);
+  return InvalidArgument("batching has unknown key '" + key + "'");
 }
 
 Status ApplyBatchingSection(const json& j, BatcherOptions& o) {
   if (!j.is_object()) return InvalidArgument("batching must be an object");
-  if (j.contains("policy")) {
-    if (!j.at("policy").is_string()) return InvalidArgument("batching.policy must be a string");
-    BW_ASSIGN_OR_RETURN(o.controller.policy, ParseBatchPolicy(j.at("policy").get<std::string>()));
-  }
-  BW_RETURN_IF_ERROR(ReadIntAs(j, "max_queue_delay_micros", o.max_queue_delay_micros));
-  BW_RETURN_IF_ERROR(ReadIntAs(j, "max_queue_size", o.max_queue_size));
-  BW_RETURN_IF_ERROR(ReadIntAs(j, "default_timeout_micros", o.default_timeout_micros));
-  BW_RETURN_IF_ERROR(ReadIntAs(j, "batch_size", o.controller.fixed.batch_size));
-  BW_RETURN_IF_ERROR(ReadIntAs(j, "initial_batch_size", o.controller.initial_batch_size));
-  BW_RETURN_IF_ERROR(ReadIntAs(j, "min_batch_size", o.controller.min_batch_size));
-  return ReadIntAs(j, "step_size", o.controller.step_size);
+  for (const auto& [key, value] : j.items()) BW_RETURN_IF_ERROR(ApplyBatchingKey(key, value, o));
+  return Status::Ok();
 }
 
 // Keeps the defaults' sizes inside the model's maximum.
@@ -196,7 +215,8 @@ Result<BatcherOptions> ModelBatchingOptions(const ModelConfig& config,
   if (!config.batching_json.empty()) {
     json j = json::parse(config.batching_json, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) return InvalidArgument("batching section is not valid JSON");
-    BW_RETURN_IF_ERROR(ApplyBatchingSection(j, o));
+    Status s = ApplyBatchingSection(j, o);
+    if (!s.ok()) return s.WithContext("model '" + config.name + "'");
   }
   Status s = o.Validate();
   if (!s.ok()) return s.WithContext("batching of model '" + config.name + "'");

@@ -38,7 +38,9 @@ struct InstanceInfo {
 
 // The batcher options of `config`: `defaults` with the model's max batch size and latency target,
 // then its "batching" section (policy, max_queue_delay_micros, max_queue_size, batch_size,
-// initial_batch_size, min_batch_size, step_size, default_timeout_micros). Errors name the key.
+// initial_batch_size, min_batch_size, step_size, required_throughput_per_s, trend_window,
+// trend_alpha, reversal_confirmations, default_timeout_micros; docs/model-repository.md).
+// INVALID_ARGUMENT naming the key for an unknown key or a value of the wrong type or range.
 Result<BatcherOptions> ModelBatchingOptions(const ModelConfig& config,
                                             const BatcherOptions& defaults);
 

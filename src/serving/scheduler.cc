@@ -485,8 +485,16 @@ json Scheduler::ModelsJson() const {
                           {"queued_samples", s.queued_samples},
                           {"batches", s.stats.batches}});
     }
+    const BatcherOptions& o = m->batching();
     out.push_back({{"name", m->config().name},
                    {"state", "READY"},
+                   {"latency_target_ms", o.controller.latency_target_micros / 1000.0},
+                   {"required_throughput_per_s", o.controller.required_throughput_per_s},
+                   {"step_size", o.controller.step_size},
+                   {"trend_window", o.controller.trend.window},
+                   {"trend_alpha", o.controller.trend.alpha},
+                   {"reversal_confirmations", o.controller.trend.reversal_confirmations},
+                   {"max_queue_delay_us", o.max_queue_delay_micros},
                    {"processors", m->ProcessorIds()},
                    {"batching", batchers}});
   }

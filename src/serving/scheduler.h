@@ -94,7 +94,7 @@ class Scheduler {
     int64_t rebalance_period_ms = 1000;
     // Batching of every model, before its config overrides: controller.max_batch_size becomes
     // the config's max_batch_size, latency_target_ms its latency target, and the config's
-    // "batching" section (docs/placement.md) sets the policy and its options.
+    // "batching" section (docs/model-repository.md) sets the policy and its options.
     BatcherOptions batching;
     // Batches of one random sample run on a new instance before it takes traffic.
     int warmup_batches = 2;
@@ -156,7 +156,9 @@ class Scheduler {
   nlohmann::json PlacementsJson(const std::string& model = "") const;
   // [{"id", "kind", "simulated", "utilization", ..., "workload", "performance_source"}]
   nlohmann::json ProcessorsJson() const;
-  // [{"name", "state", "instances", "batching": controller state, ...}]
+  // [{"name", "state", "processors", the model's batching options ("latency_target_ms",
+  //   "required_throughput_per_s", "step_size", "trend_window", "trend_alpha",
+  //   "reversal_confirmations", "max_queue_delay_us"), "batching": each instance's controller}]
   nlohmann::json ModelsJson() const;
   // {"model_stats": [...]} in the shape of Triton's statistics extension; NotFound if unknown.
   Result<nlohmann::json> StatsJson(const std::string& model = "") const;

@@ -478,5 +478,93 @@ TEST(SchedulerTest, ConfigBatchingSectionOverridesTheDefaults) {
             StatusCode::kInvalidArgument);
 }
 
+TEST(SchedulerTest, ConfigBatchingSectionReachesEveryKnobOfTheMethod) {
+  ModelConfig c = TinyModel("m", 32);
+  c.batching_json = R"({"policy": "aimd", "min_batch_size": 2, "initial_batch_size": 4,
+      "step_size": 3, "required_throughput_per_s": 1500.5, "trend_window": 24,
+      "trend_alpha": 0.1, "reversal_confirmations": 3, "max_queue_delay_micros": 0,
+      "max_queue_size": 128, "default_timeout_micros": 70000, "batch_size": 6})";
+  auto o = ModelBatchingOptions(c, BatcherOptions{});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->controller.policy, BatchPolicy::kAimd);
+  EXPECT_EQ(o->controller.min_batch_size, 2);
+  EXPECT_EQ(o->controller.initial_batch_size, 4);
+  EXPECT_EQ(o->controller.step_size, 3);
+  EXPECT_DOUBLE_EQ(o->controller.required_throughput_per_s, 1500.5);
+  EXPECT_EQ(o->controller.trend.window, 24);
+  EXPECT_DOUBLE_EQ(o->controller.trend.alpha, 0.1);
+  EXPECT_EQ(o->controller.trend.reversal_confirmations, 3);
+  EXPECT_EQ(o->max_queue_delay_micros, 0);
+  EXPECT_EQ(o->max_queue_size, 128);
+  EXPECT_EQ(o->default_timeout_micros, 70'000);
+  EXPECT_EQ(o->controller.fixed.batch_size, 6);
+}
+
+TEST(SchedulerTest, ConfigBatchingSectionKeepsTheDefaultsOfKeysItLeavesOut) {
+  BatcherOptions defaults;
+  defaults.controller.trend.window = 32;
+  defaults.controller.required_throughput_per_s = 100;
+  ModelConfig c = TinyModel("m", 16);
+  c.batching_json = R"({"trend_alpha": 0.01})";
+  auto o = ModelBatchingOptions(c, defaults);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->controller.trend.window, 32);
+  EXPECT_DOUBLE_EQ(o->controller.required_throughput_per_s, 100);
+  EXPECT_DOUBLE_EQ(o->controller.trend.alpha, 0.01);
+}
+
+// The batching section `section` of model "m" is refused with INVALID_ARGUMENT naming `says`.
+void ExpectBatchingRejected(const std::string& section, const std::string& says) {
+  ModelConfig c = TinyModel("m", 16);
+  c.batching_json = section;
+  Status s = ModelBatchingOptions(c, BatcherOptions{}).status();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << section;
+  EXPECT_NE(s.message().find(says), std::string::npos) << section << ": " << s;
+  EXPECT_NE(s.message().find("model 'm'"), std::string::npos) << s;
+}
+
+TEST(SchedulerTest, ConfigBatchingSectionRefusesUnknownKeysAndWrongTypesNamingTheKey) {
+  ExpectBatchingRejected(R"({"trend_windw": 16})", "batching has unknown key 'trend_windw'");
+  ExpectBatchingRejected(R"({"max_queue_delay_us": 0})", "unknown key 'max_queue_delay_us'");
+  ExpectBatchingRejected(R"({"trend_alpha": "0.05"})", "batching.trend_alpha must be a number");
+  ExpectBatchingRejected(R"({"trend_window": 16.5})", "batching.trend_window must be an integer");
+  ExpectBatchingRejected(R"({"step_size": true})", "batching.step_size must be an integer");
+  ExpectBatchingRejected(R"({"required_throughput_per_s": null})",
+                         "batching.required_throughput_per_s must be a number");
+  ExpectBatchingRejected(R"({"reversal_confirmations": 4294967297})",
+                         "batching.reversal_confirmations is out of range");
+  ExpectBatchingRejected(R"({"policy": 1})", "batching.policy must be a string");
+  ExpectBatchingRejected(R"([1, 2])", "batching must be an object");
+}
+
+TEST(SchedulerTest, ConfigBatchingSectionValuesOutOfRangeAreRefused) {
+  ExpectBatchingRejected(R"({"trend_window": 3})", "trend.window must lie in [5, 1024]");
+  ExpectBatchingRejected(R"({"trend_alpha": 1})", "trend.alpha must lie in (0, 1)");
+  ExpectBatchingRejected(R"({"reversal_confirmations": 0})", "reversal_confirmations must be >= 1");
+  ExpectBatchingRejected(R"({"required_throughput_per_s": -1})",
+                         "required_throughput_per_s must be >= 0");
+  ExpectBatchingRejected(R"({"step_size": 0})", "step_size (delta) must be >= 1");
+  ExpectBatchingRejected(R"({"max_queue_delay_micros": -1})",
+                         "max_queue_delay_micros must be >= 0");
+}
+
+TEST(SchedulerTest, ModelsViewShowsEachModelsBatchingOptions) {
+  Harness h = TwoCpus();
+  ModelConfig c = TinyModel("m", 16);
+  c.latency_target_ms = 12.5;
+  c.batching_json = R"({"required_throughput_per_s": 800, "step_size": 3, "trend_window": 20,
+      "trend_alpha": 0.01, "reversal_confirmations": 4, "max_queue_delay_micros": 250})";
+  ASSERT_TRUE(h.scheduler->LoadModel(c).ok());
+  nlohmann::json m = h.scheduler->ModelsJson()[0];
+  EXPECT_EQ(m["state"], "READY");
+  EXPECT_DOUBLE_EQ(m["latency_target_ms"].get<double>(), 12.5);
+  EXPECT_DOUBLE_EQ(m["required_throughput_per_s"].get<double>(), 800);
+  EXPECT_EQ(m["step_size"], 3);
+  EXPECT_EQ(m["trend_window"], 20);
+  EXPECT_DOUBLE_EQ(m["trend_alpha"].get<double>(), 0.01);
+  EXPECT_EQ(m["reversal_confirmations"], 4);
+  EXPECT_EQ(m["max_queue_delay_us"], 250);
+}
+
 }  // namespace
 }  // namespace batchwise

@@ -96,7 +96,7 @@ void AddBatchingFlags(CLI::App* cmd, ServeArgs& a) {
       ->capture_default_str();
   cmd->add_option("--max-queue-delay-us", b.max_queue_delay_micros,
                   "Longest wait of the oldest request for a fuller batch, µs; 0 = do not wait. "
-                  "aimd/trend wait min(latency target − predicted compute, this)")
+                  "fixed/queue_delay only: aimd/trend never wait")
       ->capture_default_str();
   cmd->add_option("--max-queue-size", b.max_queue_size, "Samples that may wait (503 above)")
       ->capture_default_str();

@@ -21,20 +21,22 @@ scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBATCHWISE_BUILD_
   -DBATCHWISE_SANITIZE=address
 /usr/bin/python3 tools/gen_models.py --out models
 # One process for the whole suite (ctest would start the binary once per test: 8x slower here).
+# Each run has a wall-clock limit (timeout), so a test that hangs fails CI within minutes, its
+# name the last "[ RUN ]" line printed, instead of using up CI's 90.
 # Left out: HttpServerTest.AcceptWithoutDescriptorsBacksOffAndRecovers uses up every file
 # descriptor on purpose, and UBSan's vptr check then reports a correct virtual call as "invalid
 # vptr" (the runtime probes the vtable's memory with pipe(), which fails with EMFILE). It runs in
 # the TSan run below.
 BATCHWISE_MODELS=$PWD/models OMP_WAIT_POLICY=PASSIVE \
   ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" \
-  build-asan/batchwise_tests --gtest_filter='-HttpServerTest.AcceptWithoutDescriptorsBacksOffAndRecovers'
+  timeout --kill-after=30 1200 build-asan/batchwise_tests --gtest_filter='-HttpServerTest.AcceptWithoutDescriptorsBacksOffAndRecovers'
 
 BUILD_TARGET=batchwise_tests scripts/build.sh build-tsan -DBATCHWISE_SANITIZE=thread -DBATCHWISE_BUILD_BENCH=OFF
 # The gRPC tests (*Grpc*) are left out: Debian's libgrpc is not instrumented, so TSan cannot see
 # its hand-offs and reports hundreds of races at its boundary (docs/grpc-api.md, "ThreadSanitizer");
 # scripts/tsan.supp holds the suppressions for the reports that lie wholly inside gRPC/Abseil.
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/scripts/tsan.supp" \
-  build-tsan/batchwise_tests \
+  timeout --kill-after=30 900 build-tsan/batchwise_tests \
   --gtest_filter='*Clock*:*Batch*:*Controller*:*MannKendall*:*Convergence*:*Profiler*:*Monitor*:*Placer*:*Scheduler*:*Scenario*:*KServe*:*HttpServer*:*HttpFraming*:*HttpClient*:*OpenLoop*:*ClosedLoop*:-*Grpc*'
 
 # Both KServe request decoders under libFuzzer (clang, ASan+UBSan) for a short while.

@@ -93,7 +93,8 @@ Status Batcher::Schedule(std::unique_ptr<BatchTask>* task) {
 
 BatcherState Batcher::State() const {
   std::lock_guard<std::mutex> l(mu_);
-  return {controller_->State(), queued_samples_, static_cast<int>(queue_.size()), stats_};
+  return {controller_->State(), queued_samples_, static_cast<int>(queue_.size()),
+          in_flight_samples_, stats_};
 }
 
 // The thread: wait for something to do, do it outside the lock, repeat until stopped.

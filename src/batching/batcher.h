@@ -136,6 +136,7 @@ struct BatcherState {
   ControllerState controller;
   int queued_samples = 0;
   int queued_tasks = 0;
+  int in_flight_samples = 0;  // of the batch running now; 0 while the instance is idle
   BatcherStats stats;
 };
 

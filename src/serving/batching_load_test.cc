@@ -7,6 +7,7 @@
 // or inside the latency target (issue 14).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -29,19 +30,27 @@ constexpr int kTargetMs = 50;
 // Moves fake time only when the system is quiescent: the load driver and the instance's batching
 // thread both parked on the clock (waiting for the next arrival / completion / deadline). Every
 // completion sends the next request from the batching thread before it parks again, so a step
-// never overtakes work that is due at the current instant.
+// never overtakes work that is due at the current instant. Its destructor shuts the scheduler down
+// while it still moves time for any one waiter: a batch still computing on the fake clock when the
+// driver has returned must finish, or the shutdown would wait for it forever.
 class QuiescentPump {
  public:
-  explicit QuiescentPump(FakeClock& clock, int threads)
-      : thread_([&clock, threads](std::stop_token st) {
+  QuiescentPump(Harness& h, int threads)
+      : h_(h), threads_(threads), thread_([this](std::stop_token st) {
           while (!st.stop_requested()) {
-            if (clock.waiters() < threads || !clock.AdvanceToNextDeadline()) {
+            if (h_.clock.waiters() < threads_ || !h_.clock.AdvanceToNextDeadline()) {
               std::this_thread::yield();
             }
           }
         }) {}
+  ~QuiescentPump() {
+    threads_ = 1;
+    h_.scheduler.reset();
+  }
 
  private:
+  Harness& h_;
+  std::atomic<int> threads_;
   std::jthread thread_;
 };
 
@@ -78,11 +87,23 @@ std::unique_ptr<Harness> OneInstance(const Scheduler::Options& o) {
   return h;
 }
 
+// Sends one request. Sent from the driver's thread (the test's: the open loop's every request, the
+// closed loop's first ones), it returns once the instance's batching thread has seen it: taken
+// into a batch, or queued behind a batch that is running (the thread is then parked on the
+// engine's compute, a real deadline). Otherwise that thread could still count as parked in its
+// idle wait, woken but not yet running, and the pump would step past the request's dispatch.
+// Sent from a completion (the batching thread itself), nothing can race.
 SendFn Infer(Harness& h) {
-  return [&h](uint64_t, std::function<void(Status)> done) {
+  const std::thread::id driver = std::this_thread::get_id();
+  return [&h, driver](uint64_t, std::function<void(Status)> done) {
     Status s = h.scheduler->Infer(Request("m", 1),
                                   [done](Status st, InferResponse) { done(std::move(st)); });
-    if (!s.ok()) done(s);
+    if (!s.ok()) return done(s);
+    for (int i = 0; std::this_thread::get_id() == driver && i < 100'000; ++i) {  // ≤ about 1 s
+      const auto b = h.scheduler->ModelsJson().at(0).at("batching").at(0);
+      if (b.at("queued_samples") == 0 || b.at("in_flight_samples") != 0) return;
+      std::this_thread::sleep_for(std::chrono::microseconds(10));
+    }
   };
 }
 
@@ -100,7 +121,7 @@ DriverOptions Slo() {
 
 Outcome ClosedLoop(BatchPolicy policy, int clients) {
   auto h = OneInstance(Policy(policy));
-  QuiescentPump pump(h->clock, 2);
+  QuiescentPump pump(*h, 2);
   Outcome r;
   r.report = RunClosedLoop(h->clock, clients, seconds(6), Infer(*h), Slo());
   r.controller = ControllerOf(*h);
@@ -136,22 +157,9 @@ INSTANTIATE_TEST_SUITE_P(Clients, ClosedLoopBatchingTest, ::testing::Values(1, 2
 // a batch that will not fill).
 TEST(LightLoadBatchingTest, TrendDispatchesEachRequestWithoutWaiting) {
   auto h = OneInstance(Policy(BatchPolicy::kTrend));
-  QuiescentPump pump(h->clock, 2);
+  QuiescentPump pump(*h, 2);
   ArrivalGenerator arrivals(RateSchedule::Constant(seconds(4), 50), ArrivalProcess::kConstant, 1);
-  // The driver sends from its own thread: before it parks again, let the batching thread (woken,
-  // but still counted as parked) take the request, or the pump could step past its dispatch. At
-  // this load the instance is idle at every arrival; a request still queued after a second of
-  // real time fails the test below anyway.
-  SendFn infer = Infer(*h);
-  SendFn send = [&](uint64_t seq, std::function<void(Status)> done) {
-    infer(seq, std::move(done));
-    for (int i = 0; i < 100'000 && h->scheduler->ModelsJson().at(0).at("batching").at(0).at(
-                                        "queued_samples") != 0;
-         ++i) {
-      std::this_thread::sleep_for(std::chrono::microseconds(10));
-    }
-  };
-  const OpenLoopResult r = RunOpenLoop(h->clock, arrivals, send, Slo());
+  const OpenLoopResult r = RunOpenLoop(h->clock, arrivals, Infer(*h), Slo());
   ASSERT_GT(r.total.ok, 100u);
   // 1 ms + 0.25 ms for one sample, and not a microsecond of queueing.
   EXPECT_EQ(r.total.latency.Percentile(99), std::chrono::microseconds(1250));
@@ -165,7 +173,7 @@ TEST(ClosedLoopBatchingTest, SettlesOnlyWhereLatencyAndThroughputBothHold) {
   Scheduler::Options o = Policy(BatchPolicy::kTrend);
   o.batching.controller.required_throughput_per_s = 3000;
   auto h = OneInstance(o);
-  QuiescentPump pump(h->clock, 2);
+  QuiescentPump pump(*h, 2);
   const LoadReport r = RunClosedLoop(h->clock, 16, seconds(6), Infer(*h), Slo());
   const Controller c = ControllerOf(*h);
   ASSERT_TRUE(c.settled);

@@ -483,6 +483,7 @@ json Scheduler::ModelsJson() const {
                           {"size_changes", s.controller.size_changes},
                           {"direction_changes", s.controller.direction_changes},
                           {"queued_samples", s.queued_samples},
+                          {"in_flight_samples", s.in_flight_samples},
                           {"batches", s.stats.batches}});
     }
     const BatcherOptions& o = m->batching();

@@ -9,6 +9,14 @@
 #   policies-mlp       batching policies over HTTP, MLP on cpu:0, 30/75/50 % (bench/http_policies.sh)
 #   policies-mlp-grpc  the same over gRPC
 #   policies-resnet18  batching policies over HTTP, ResNet-18 on cpu:0, SLO 300 ms
+#   shapes-mlp         the default policy against the baselines on the loads users run: closed loop
+#                      c = 1..64, open-loop Poisson 5..90 %, on/off bursts; MLP over HTTP
+#                      (bench/load_shapes.sh)
+#   shapes-mlp-grpc    the same over gRPC
+#   shapes-resnet18    the same for ResNet-18 over HTTP
+#   shapes-resnet18-grpc  and over gRPC
+#   overload-resnet50  ResNet-50 under 200 closed-loop clients, HTTP and gRPC: refusals and the
+#                      admitted p99 (bench/overload.sh)
 #   placement          least-workload vs all-on-fastest vs round-robin, two simulated fleets
 #   loadgen            the load generator's capacity against a trivial model
 # Results go to bench-out/<date>-<commit>/<scenario>.txt (and the policy runs' JSON and plots).
@@ -23,7 +31,8 @@ export OMP_WAIT_POLICY=PASSIVE
 out=bench-out/$(date -u +%Y%m%d-%H%M)-$(git rev-parse --short HEAD)
 mkdir -p "$out"
 scenarios=("$@")
-((${#scenarios[@]})) || scenarios=(serving policies-sim policies-mlp policies-mlp-grpc policies-resnet18 placement loadgen)
+((${#scenarios[@]})) || scenarios=(serving policies-sim policies-mlp policies-mlp-grpc policies-resnet18 shapes-mlp
+  shapes-mlp-grpc shapes-resnet18 shapes-resnet18-grpc overload-resnet50 placement loadgen)
 
 run() {  # run <scenario>
   case "$1" in
@@ -41,6 +50,12 @@ run() {  # run <scenario>
     policies-mlp-grpc)
       BUILD=$build PROTOCOL=grpc LOADS="0.3 0.75 0.5" bench/http_policies.sh mlp "$out"/policies-mlp-grpc ;;
     policies-resnet18) BUILD=$build bench/http_policies.sh resnet18 "$out"/policies-resnet18 ;;
+    shapes-mlp) BUILD=$build bench/load_shapes.sh mlp "$out"/shapes-mlp ;;
+    shapes-mlp-grpc) BUILD=$build PROTOCOL=grpc bench/load_shapes.sh mlp "$out"/shapes-mlp-grpc ;;
+    shapes-resnet18) BUILD=$build bench/load_shapes.sh resnet18 "$out"/shapes-resnet18 ;;
+    shapes-resnet18-grpc)
+      BUILD=$build PROTOCOL=grpc bench/load_shapes.sh resnet18 "$out"/shapes-resnet18-grpc ;;
+    overload-resnet50) BUILD=$build bench/overload.sh "$out"/overload-resnet50 ;;
     placement) "$build"/bench/placement_bench --seconds 10 ;;
     loadgen)
       for i in 1 2 3; do

@@ -123,7 +123,9 @@ class AimdController final : public ControllerBase {
 //     go on to step 4.
 //  4. Signal d (S401/S406): −1 if latency > target; else 0 if the batch was below the cap (its
 //     size is not what limits anything); else +1 (latency below target, or throughput below the
-//     requirement).
+//     requirement). In a backlog the size grows only while its compute stays within half the
+//     target; above the target with the compute within half of it, the queue made the latency,
+//     not the size: +1 in a backlog while there is room, else 0 (SignalAboveTarget).
 //  5. Gate (S402–S405), the trend steers the step:
 //       follow  — t = 0 or d = t: step d·δ;
 //       hold    — d = −t: the signal opposes a significant trend; hold the size, unless this is
@@ -264,18 +266,60 @@ class TrendController final : public ControllerBase {
   }
 
   int Signal(const BatchObservation& obs, ControllerReason* why) const {
-    if (obs.latency > target()) {
-      *why = ControllerReason::kLatencyAboveTarget;
-      return -1;
-    }
+    if (obs.latency > target()) return SignalAboveTarget(obs, why);
     if (obs.batch_size < size()) {
       *why = ControllerReason::kHoldBatchNotFull;
+      return 0;
+    }
+    if (Backlogged(obs) && !RoomInHalfTarget(obs)) {  // within the target, but not one step more
+      *why = ControllerReason::kQueueingHold;
       return 0;
     }
     *why = MeetsThroughput(obs.batch_size, Millis(Compute(obs)))
                ? ControllerReason::kLatencyBelowTarget
                : ControllerReason::kThroughputBelowRequired;
     return +1;
+  }
+
+  // Above the target (step 4). A size whose compute alone takes more than half the target is too
+  // large: a request waits out about one batch and then runs in the next, so −δ (S401).
+  // Otherwise the time went to the queue, not to the compute, and a smaller size would only drain
+  // the queue more slowly: in a backlog the size grows by δ while there is room (below), and
+  // without one (the queue has drained) or at that limit, it holds.
+  int SignalAboveTarget(const BatchObservation& obs, ControllerReason* why) const {
+    if (ComputeMs(obs) > Millis(target()) / 2) {
+      *why = ControllerReason::kLatencyAboveTarget;
+      return -1;
+    }
+    if (Backlogged(obs) && RoomInHalfTarget(obs)) {
+      *why = ControllerReason::kBacklogGrow;
+      return +1;
+    }
+    *why = ControllerReason::kQueueingHold;
+    return 0;
+  }
+
+  // A backlog: the batch was full, a full batch was still queued when it completed, and its oldest
+  // request waited in the queue (overload, or a burst). Each request then waits out about one
+  // batch and runs in the next, so the largest size that serves a backlog in time is the largest
+  // whose compute fits in half the target: the size grows to it and no further.
+  bool Backlogged(const BatchObservation& obs) const {
+    return obs.batch_size >= size() && obs.queued_samples >= size() && obs.latency > Compute(obs);
+  }
+
+  // Whether one more step keeps the compute within half the target (the compute at the current
+  // size scaled in proportion to the size: an upper estimate).
+  bool RoomInHalfTarget(const BatchObservation& obs) const {
+    const int next = std::min(size() + opts_.step_size, opts_.max_batch_size);
+    return next > size() && ComputeMs(obs) * next / size() <= Millis(target()) / 2;
+  }
+
+  // The compute at the current size: the fitted line's (every batch since the last re-open at a
+  // size the window holds), not this batch's alone, so one noisy batch does not flip the size
+  // back and forth across the half-target line.
+  double ComputeMs(const BatchObservation& obs) const {
+    const LatencyLine line = FitLine(compute_sum_ms_, compute_sq_sum_ms_);
+    return line.n > 0 ? line.MeanMs(size()) : Millis(Compute(obs)) * size() / obs.batch_size;
   }
 
   // Step 6.
@@ -409,6 +453,10 @@ std::string_view ControllerReasonName(ControllerReason reason) {
       return "reverse_confirmed";
     case ControllerReason::kHoldBatchNotFull:
       return "hold_batch_not_full";
+    case ControllerReason::kBacklogGrow:
+      return "backlog_grow";
+    case ControllerReason::kQueueingHold:
+      return "queueing_hold";
     case ControllerReason::kHoldAtLimit:
       return "hold_at_limit";
     case ControllerReason::kHoldFailedBatch:

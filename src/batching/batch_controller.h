@@ -115,6 +115,8 @@ enum class ControllerReason {
   kHoldAgainstTrend,         // trend: the signal opposes a significant trend; awaiting confirmation
   kReverseConfirmed,         // trend: the opposing signal persisted; reversed
   kHoldBatchNotFull,         // the batch was below the cap: its size is not what limits latency
+  kBacklogGrow,              // trend: above the target from queueing in a backlog: stepped up by δ
+  kQueueingHold,             // trend: above the target from queueing, no backlog or no room: held
   kHoldAtLimit,              // the step would leave [min, max]
   kHoldFailedBatch,          // the batch failed: nothing learned
   kHoldSettled,              // trend: settled and nothing shifted

@@ -245,6 +245,46 @@ TEST(TrendControllerTest, ABacklogThatClearsDoesNotReopen) {
   EXPECT_TRUE(c->State().settled);
 }
 
+// Overload or a burst: every batch is full, a full batch is still queued behind it, and the
+// end-to-end latency is past the target because of the wait in the queue, while the compute is
+// 0.25 ms per sample. Shrinking would drain the queue more slowly: the size grows while one more
+// step keeps the compute within half the target (5 ms: 20 samples), then holds there.
+TEST(TrendControllerTest, AboveTheTargetInABacklogGrowsWhileComputeKeepsHalfTheTarget) {
+  ControllerOptions o = Options(BatchPolicy::kTrend);
+  o.initial_batch_size = 4;
+  auto c = Make(o);
+  for (int i = 0; i < 40; ++i) {
+    const int n = c->NextBatchSize();
+    c->OnBatchDone({.batch_size = n,
+                    .latency = microseconds(12'000),
+                    .compute_latency = microseconds(250 * n),
+                    .queued_samples = 100});
+  }
+  EXPECT_EQ(c->NextBatchSize(), 20);
+  EXPECT_EQ(c->State().last_decision, ControllerReason::kQueueingHold);
+  EXPECT_EQ(c->State().direction_changes, 0);
+}
+
+// The same latency once the queue has drained holds the size (the queue made it, not the size);
+// a compute past half the target is the size's doing, backlog or not: it steps down.
+TEST(TrendControllerTest, AboveTheTargetHoldsWithoutABacklogAndStepsDownWhenComputeIsSlow) {
+  ControllerOptions o = Options(BatchPolicy::kTrend);
+  o.initial_batch_size = 16;
+  auto c = Make(o);
+  c->OnBatchDone({.batch_size = 16,
+                  .latency = microseconds(12'000),
+                  .compute_latency = microseconds(4'000),
+                  .queued_samples = 3});
+  EXPECT_EQ(c->NextBatchSize(), 16);
+  EXPECT_EQ(c->State().last_decision, ControllerReason::kQueueingHold);
+  c->OnBatchDone({.batch_size = 16,
+                  .latency = microseconds(12'000),
+                  .compute_latency = microseconds(7'000),
+                  .queued_samples = 100});
+  EXPECT_EQ(c->NextBatchSize(), 14);  // the fitted compute at 16: (4 + 7) / 2 > 5 ms
+  EXPECT_EQ(c->State().last_decision, ControllerReason::kLatencyAboveTarget);
+}
+
 TEST(TrendControllerTest, ThroughputRequirementBlocksSettlingOnSmallSizes) {
   ControllerOptions o = Options(BatchPolicy::kTrend);
   o.required_throughput_per_s = 4000;  // 13 samples / 5 ms = 2600/s is not enough

@@ -399,12 +399,15 @@ TEST_P(BatcherPolicyTest, ServesASimulatedEngineUnderOverload) {
   EXPECT_GT(s.stats.rejected_late, 0) << "overload must be refused, not queued without bound";
   EXPECT_LE(s.queued_samples, o.max_queue_size);
   if (GetParam() == BatchPolicy::kTrend) {
-    // The controller steers by end-to-end latency (queue wait + compute), which is at least the
-    // compute latency: it never holds a size whose compute alone exceeds the target. It does not
-    // settle here: admission by time keeps every admitted request's wait near the target whatever
-    // the size, so the signal carries little about the size under saturation (issue 14, open).
+    // The controller steers by end-to-end latency (queue wait + compute). Admission by time keeps
+    // every admitted request's wait near the target whatever the size, so in this backlog it
+    // grows the size while its compute fits in half the target and holds there (a request waits
+    // out one batch and runs in the next), without swinging back and forth; it never holds a size
+    // whose compute alone exceeds the target.
     const int best = engine.LargestSizeWithin(20'000, o.controller.max_batch_size);
     EXPECT_LE(s.controller.batch_size, best + 1);
+    EXPECT_GE(s.controller.batch_size, engine.LargestSizeWithin(10'000, 64) - 2 * 2);
+    EXPECT_LE(s.controller.direction_changes, 2);
   }
   b.reset();  // the queued remainder is answered UNAVAILABLE
 }

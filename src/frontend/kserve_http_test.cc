@@ -233,6 +233,60 @@ TEST_F(KServeHttpTest, ConcurrentClientsAllGetTheirOwnAnswers) {
   EXPECT_EQ(ok.load(), kThreads * kEach);
 }
 
+// The default policy (trend) through the whole Server on the fake clock. A client that sends its
+// next request when the last one is answered (closed loop, c = 1) finds the instance idle every
+// time: its request runs at once, alone, with no time in the queue, however large the size the
+// controller has reached and however long the wait cap (issue 14: trend used to wait out the cap
+// for a batch it had sized but one client could not fill). Time moves only while a batch computes
+// (a batch in flight, and every thread that waits on the clock parked), so it never moves while a
+// request travels.
+TEST_F(KServeHttpTest, TrendNeverWaitsForABatchThatOneClientCannotFill) {
+  FakeClock clock;
+  struct StopFirst {  // the server goes before the clock it waits on, however the test ends
+    std::unique_ptr<FakeModelServer>& server;
+    ~StopFirst() { server.reset(); }
+  } stop_first{server_};
+  FakeServerOptions o;
+  o.clock = &clock;
+  o.warmup_batches = 0;
+  o.policy = BatchPolicy::kTrend;
+  o.max_queue_delay_micros = 50'000;  // a cap for the adaptive policies, never a wait
+  o.engine.latency = std::chrono::milliseconds(1);
+  o.engine.latency_per_sample = std::chrono::microseconds(250);
+  Start(o);
+  // Idle: every thread of the server that waits on the clock is waiting (the count holds still).
+  int idle = -1;
+  for (int stable = 0; stable < 20; std::this_thread::sleep_for(std::chrono::milliseconds(5))) {
+    stable = clock.waiters() == idle ? stable + 1 : 0;
+    idle = clock.waiters();
+  }
+  Scheduler& scheduler = server_->server().scheduler();
+  std::jthread pump([&](std::stop_token st) {
+    while (!st.stop_requested()) {
+      const bool computing =
+          scheduler.ModelsJson().at(0).at("batching").at(0).at("in_flight_samples") != 0;
+      if (!computing || clock.waiters() < idle || !clock.AdvanceToNextDeadline()) {
+        std::this_thread::yield();
+      }
+    }
+  });
+
+  constexpr int kRequests = 40;
+  for (int i = 0; i < kRequests; ++i) {
+    ASSERT_EQ(client_->Post(kInferPath, JsonInfer(1)).status, 200) << i;
+  }
+  pump.request_stop();
+  pump.join();
+  json s = Parse(client_->Get("/v2/models/tiny/stats"))["model_stats"][0];
+  EXPECT_EQ(s["inference_count"], kRequests);
+  EXPECT_EQ(s["execution_count"], kRequests);  // one batch each
+  EXPECT_EQ(s["inference_stats"]["queue"]["ns"], 0);
+  EXPECT_EQ(s["inference_stats"]["compute_infer"]["ns"], kRequests * 1'250'000);
+  json b = Parse(client_->Get("/v2/batchwise/models"))["models"][0]["batching"][0];
+  EXPECT_EQ(b["policy"], "trend");
+  EXPECT_GT(b["batch_size"].get<int>(), 1);  // the size grew, and no request waited to fill it
+}
+
 TEST_F(KServeHttpTest, ConfigStatsAndBatchwiseViews) {
   ASSERT_EQ(client_->Post(kInferPath, JsonInfer(1, 3)).status, 200);
   auto config = client_->Get("/v2/models/tiny/config");

@@ -76,6 +76,7 @@ class Tally {
   void Count(LoadReport& r, Duration latency, const Status& s) {
     if (!s.ok()) {
       ++r.errors[std::string(StatusCodeName(s.code()))];
+      r.error_latency.Record(latency);
       return;
     }
     ++r.ok;
@@ -175,6 +176,7 @@ void LoadReport::Merge(const LoadReport& o) {
   sent_late += o.sent_late;
   for (const auto& [k, v] : o.errors) errors[k] += v;
   latency.Merge(o.latency);
+  error_latency.Merge(o.error_latency);
 }
 
 nlohmann::json LoadReport::ToJson() const {
@@ -195,7 +197,11 @@ nlohmann::json LoadReport::ToJson() const {
             {"p90", ms(latency.Percentile(90))},
             {"p99", ms(latency.Percentile(99))},
             {"p99_9", ms(latency.Percentile(99.9))},
-            {"max", ms(latency.max())}}}};
+            {"max", ms(latency.max())}}},
+          {"error_latency_ms",
+           {{"p50", ms(error_latency.Percentile(50))},
+            {"p99", ms(error_latency.Percentile(99))},
+            {"max", ms(error_latency.max())}}}};
 }
 
 OpenLoopResult RunOpenLoop(Clock& clock, ArrivalGenerator& arrivals, const SendFn& send,

@@ -34,6 +34,7 @@ struct LoadReport {
   uint64_t not_sent = 0;    // dropped by the driver: too many outstanding (client overload)
   std::map<std::string, uint64_t> errors;  // by status code name
   LatencyHistogram latency;                // of ok requests, from intended send time
+  LatencyHistogram error_latency;          // of answered errors (refusals): how fast they came
   uint64_t sent_late = 0;                  // sent more than 1 ms after their intended time
 
   double throughput_per_s() const;  // ok / duration

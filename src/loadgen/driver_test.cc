@@ -97,6 +97,8 @@ TEST(OpenLoopTest, ErrorsAreCountedByCodeAndWarmupIsExcluded) {
   OpenLoopResult r = RunOpenLoop(clock, arrivals, flaky, o);
   EXPECT_EQ(r.total.sent, 100u);
   EXPECT_EQ(r.total.errors["UNAVAILABLE"], 25u);
+  EXPECT_EQ(r.total.error_latency.count(), 25u);  // answered at once: how fast refusals come
+  EXPECT_EQ(r.total.error_latency.max(), Duration(0));
   EXPECT_EQ(r.total.ok, 75u);
   EXPECT_EQ(r.total.duration, seconds(1));
   EXPECT_DOUBLE_EQ(r.total.throughput_per_s(), 75.0);

@@ -20,6 +20,10 @@ std::string Errors(const LoadReport& r) {
   std::string out;
   for (const auto& [code, n] : r.errors)
     out += fmt::format("{}{}={}", out.empty() ? "" : " ", code, n);
+  if (!r.errors.empty()) {
+    out += fmt::format(" (answered in p50 {:.2f} / p99 {:.2f} ms)",
+                       Ms(r.error_latency.Percentile(50)), Ms(r.error_latency.Percentile(99)));
+  }
   if (r.not_sent) out += fmt::format("{}NOT_SENT={}", out.empty() ? "" : " ", r.not_sent);
   return out.empty() ? "-" : out;
 }

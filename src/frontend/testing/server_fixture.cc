@@ -54,10 +54,13 @@ FakeModelServer::FakeModelServer(FakeServerOptions o)
   so.profiles_dir = "";
   so.scheduler = ImmediateOptions();
   so.scheduler.rebalance_period_ms = 0;
+  so.scheduler.warmup_batches = o.warmup_batches;
   so.scheduler.batching.max_queue_size = o.max_queue_size;
+  so.scheduler.batching.controller.policy = o.policy;
+  so.scheduler.batching.max_queue_delay_micros = o.max_queue_delay_micros;
   so.scheduler.batching.controller.max_batch_size = 8;
   so.scheduler.views.unprofiled_max_instances = 4;
-  auto s = Server::Create(so, SystemClock(), factory_.AsFactory(),
+  auto s = Server::Create(so, o.clock ? *o.clock : SystemClock(), factory_.AsFactory(),
                           {CpuProcessor("cpu:0", {0}), CpuProcessor("cpu:1", {1})});
   if (!s.ok()) throw std::runtime_error(s.status().ToString());
   server_ = std::move(s).value();

@@ -24,6 +24,13 @@ struct FakeServerOptions {
   // -1: no gRPC endpoint; 0: an ephemeral port.
   int grpc_port = -1;
   int grpc_max_message_bytes = 64 << 20;
+  // The server's clock (the engines wait on it); null: the system clock. A fake clock's test
+  // moves it; then set warmup_batches to 0, or loading waits for a warm-up nobody times.
+  Clock* clock = nullptr;
+  int warmup_batches = 1;
+  // Batching: dispatch what is queued, no wait, unless a test asks for another policy.
+  BatchPolicy policy = BatchPolicy::kQueueDelay;
+  int64_t max_queue_delay_micros = 0;
 };
 
 // Repository: "tiny" (x FP32 [-1,4] -> y FP32 [-1,2], max batch 8; loaded) and "spare" (same

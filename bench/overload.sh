@@ -8,6 +8,7 @@
 # Environment: CLIENTS, RUN_S, WARMUP_S, TARGET_MS (the model's latency target), MODEL, BUILD.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}  # OpenMP threads that spin would take the core
 out=${1:-bench-out/overload}
 build=${BUILD:-build}
 bw=$build/batchwise

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Summarises bench/load_shapes.sh: per load shape, every variant's goodput and p50/p99, and the
+"""Summarises bench/load_shapes.sh: per load shape, every variant's goodput and p50/p99 (medians
+over its rounds, files SHAPE.VARIANT.rK.json; a file without .rK is one round), and the
 default policy's (trend's) ratio to the best baseline for that shape. The best baseline is the
 variant other than trend with the most goodput; trend holds where it reaches 95 % of that goodput
 and its p99 is within 1.25x the baseline's p99 or inside the latency target (issue 14). Prints
@@ -19,22 +20,36 @@ def shape_key(shape):
     return order.get(kind, 3), float(re.sub(r"[^0-9.]", "", value) or 0)
 
 
+def median(runs):
+    """Each figure's median over the rounds (goodput, and p50/p99 separately)."""
+    def mid(values):
+        v = sorted(values)
+        return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+    return {"goodput_per_s": mid([r["goodput_per_s"] for r in runs]),
+            "latency_ms": {k: mid([r["latency_ms"][k] for r in runs]) for k in ("p50", "p99")}}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--target-ms", type=float, required=True)
     ap.add_argument("--title", default="")
     ap.add_argument("dir")
     a = ap.parse_args()
-    shapes = {}
+    rounds = {}
     for path in glob.glob(os.path.join(a.dir, "*.json")):
         shape, _, variant = os.path.basename(path)[:-5].partition(".")
         if not variant:
             continue
+        variant = re.sub(r"\.r[0-9]+$", "", variant)
         with open(path) as f:
             total = json.load(f)["models"][0]["total"]
-        shapes.setdefault(shape, {})[variant] = total
+        rounds.setdefault(shape, {}).setdefault(variant, []).append(total)
+    shapes = {shape: {v: median(runs) for v, runs in by_variant.items()}
+              for shape, by_variant in rounds.items()}
+    n_rounds = max(len(r) for by_variant in rounds.values() for r in by_variant.values())
 
-    print(f"{a.title}; latency target and SLO {a.target_ms:g} ms\n")
+    print(f"{a.title}; latency target and SLO {a.target_ms:g} ms; medians of {n_rounds} "
+          f"round(s)\n")
     print("| load | trend good/s | p50 ms | p99 ms | best baseline | its good/s | p50 ms "
           "| p99 ms | ratio | holds |")
     print("|---|---|---|---|---|---|---|---|---|---|")

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Overload with closed-loop clients (issue 13): ResNet-50 on cpu:0 under CLIENTS (200) clients,
-# default `serve` (admission by time, --max-queue-size 1024), over HTTP then gRPC. What to read:
-# how fast the refusals (UNAVAILABLE / 503) are answered, and the admitted requests' p99 against
-# the latency target.
+# default `serve` (admission by time, --max-queue-size 1024), over HTTP and gRPC, with the
+# frontend's threads on their own core (`--frontend-cores auto`: the core no processor holds,
+# shared with the load generator) and sharing the inference core (the whole server in
+# `taskset -c 0`). What to read: how fast the refusals (UNAVAILABLE / 503) are answered, and the
+# admitted requests' p99 against the latency target. Each variant runs ROUNDS times (rotated
+# order); the table gives medians.
 #
-# Usage: bench/overload.sh [out-dir]   (needs build/ and models/)
-# Environment: CLIENTS, RUN_S, WARMUP_S, TARGET_MS (the model's latency target), MODEL, BUILD.
+# Usage: bench/overload.sh [out-dir]   (needs build/ and models/; 2 cores or more)
+# Environment: CLIENTS, RUN_S, WARMUP_S, TARGET_MS (the model's latency target), MODEL, BUILD,
+#              ROUNDS (1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}  # OpenMP threads that spin would take the core
@@ -13,38 +17,59 @@ out=${1:-bench-out/overload}
 build=${BUILD:-build}
 bw=$build/batchwise
 CLIENTS=${CLIENTS:-200} RUN_S=${RUN_S:-30} WARMUP_S=${WARMUP_S:-10} TARGET_MS=${TARGET_MS:-500}
+ROUNDS=${ROUNDS:-1}
 model=${MODEL:-resnet50}
 port=18970
 grpc_port=18971
+last=$(( $(nproc) - 1 ))
 mkdir -p "$out"
 
-for protocol in http grpc; do
-  taskset -c 0 "$bw" serve --model-repository models --models "$model" --processors cpu:0 \
+run() {  # run <protocol> <frontend: own|shared> <round>
+  local protocol=$1 frontend=$2 round=$3 cores="0-$last"
+  [[ $frontend == shared ]] && cores=0
+  local name="$protocol.$frontend.r$round"
+  taskset -c "$cores" "$bw" serve --model-repository models --models "$model" --processors cpu:0 \
     --http-port "$port" --grpc-port "$grpc_port" --metrics-port -1 --rebalance-period-ms 0 \
-    --latency-target-us "$(( TARGET_MS * 1000 ))" >"$out/serve-$protocol.log" 2>&1 &
-  server=$!
+    --latency-target-us "$(( TARGET_MS * 1000 ))" >"$out/serve-$name.log" 2>&1 &
+  local server=$!
   for _ in $(seq 600); do
     curl -sf "localhost:$port/v2/models/$model/ready" >/dev/null 2>&1 && break
     sleep 0.1
   done
-  taskset -c "$(( $(nproc) - 1 ))" "$bw" bench --url "http://127.0.0.1:$port" \
+  taskset -c "$last" "$bw" bench --url "http://127.0.0.1:$port" \
     --protocol "$protocol" --grpc-url "127.0.0.1:$grpc_port" -m "$model" -c "$CLIENTS" \
     --duration-s "$(( RUN_S + WARMUP_S ))" --warmup-s "$WARMUP_S" --slo-ms "$TARGET_MS" \
-    --json "$out/$protocol.json" | tee "$out/$protocol.txt"
-  curl -s "localhost:$port/v2/batchwise/models" >"$out/$protocol.models.json"
+    --json "$out/$name.json" | tee "$out/$name.txt"
+  curl -s "localhost:$port/v2/batchwise/models" >"$out/$name.models.json"
   kill -TERM "$server"
   wait "$server" || true
+}
+
+variants=(http.own grpc.own http.shared grpc.shared)
+for round in $(seq "$ROUNDS"); do
+  n=${#variants[@]}
+  for i in $(seq 0 $(( n - 1 ))); do
+    v=${variants[$(( (i + round - 1) % n ))]}
+    run "${v%.*}" "${v#*.}" "$round"
+  done
 done
-/usr/bin/python3 - "$out" "$TARGET_MS" <<'EOF'
-import json, sys
-out, target = sys.argv[1], float(sys.argv[2])
-print(f"| protocol | admitted/s | admitted p50 ms | p99 ms | p99 / target | refused/s "
-      f"| refusal p50 ms | p99 ms |")
-print("|---|---|---|---|---|---|---|---|")
-for p in ("http", "grpc"):
-    t = json.load(open(f"{out}/{p}.json"))["models"][0]["total"]
-    refused = sum(t["errors"].values()) / t["duration_s"]
-    print(f"| {p} | {t['throughput_per_s']:.1f} | {t['latency_ms']['p50']:.0f} | "
-          f"{t['latency_ms']['p99']:.0f} | {t['latency_ms']['p99'] / target:.2f} | {refused:.0f} | "
-          f"{t['error_latency_ms']['p50']:.2f} | {t['error_latency_ms']['p99']:.2f} |")
-EOF
+/usr/bin/python3 - "$out" "$TARGET_MS" "$ROUNDS" <<'PY'
+import json, statistics, sys
+out, target, rounds = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+print(f"medians of {rounds} round(s); latency target {target:.0f} ms\n")
+print("| protocol | frontend | admitted/s | admitted p50 ms | p99 ms | p99 / target | refused/s "
+      "| refusal p50 ms | p99 ms |")
+print("|---|---|---|---|---|---|---|---|---|")
+for frontend in ("own", "shared"):
+    for p in ("http", "grpc"):
+        rows = []
+        for r in range(1, rounds + 1):
+            t = json.load(open(f"{out}/{p}.{frontend}.r{r}.json"))["models"][0]["total"]
+            rows.append((t["throughput_per_s"], t["latency_ms"]["p50"], t["latency_ms"]["p99"],
+                         sum(t["errors"].values()) / t["duration_s"],
+                         t["error_latency_ms"]["p50"], t["error_latency_ms"]["p99"]))
+        m = [statistics.median(c) for c in zip(*rows)]
+        core = "own core" if frontend == "own" else "inference core"
+        print(f"| {p} | {core} | {m[0]:.1f} | {m[1]:.0f} | {m[2]:.0f} | {m[2] / target:.2f} "
+              f"| {m[3]:.0f} | {m[4]:.0f} | {m[5]:.0f} |")
+PY

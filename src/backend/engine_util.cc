@@ -1,6 +1,7 @@
 #include "backend/engine_util.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -12,7 +13,9 @@ std::vector<int> AllowedCpus() {
   cpu_set_t set;
   CPU_ZERO(&set);
   std::vector<int> cpus;
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
+  // The main thread's mask (its tid is the pid), not the caller's: a thread pinned to a few
+  // cores (an engine's worker, the frontend's threads) still sees every core the process may use.
+  if (sched_getaffinity(getpid(), sizeof(set), &set) != 0) return cpus;
   for (int c = 0; c < CPU_SETSIZE; ++c) {
     if (CPU_ISSET(c, &set)) cpus.push_back(c);
   }

@@ -24,6 +24,23 @@ Status PinCurrentThread(const std::vector<int>& cores) {
   return Status::Ok();
 }
 
+Result<std::unique_ptr<ScopedThreadAffinity>> ScopedThreadAffinity::Pin(
+    const std::vector<int>& cores) {
+  std::unique_ptr<ScopedThreadAffinity> s(new ScopedThreadAffinity());
+  if (cores.empty()) return s;
+  CPU_ZERO(&s->previous_);
+  if (sched_getaffinity(0, sizeof(s->previous_), &s->previous_) != 0) {
+    return Internal(std::string("cannot read the thread's cpu mask: ") + std::strerror(errno));
+  }
+  BW_RETURN_IF_ERROR(PinCurrentThread(cores));
+  s->restore_ = true;
+  return s;
+}
+
+ScopedThreadAffinity::~ScopedThreadAffinity() {
+  if (restore_) sched_setaffinity(0, sizeof(previous_), &previous_);
+}
+
 Result<std::unique_ptr<PinnedWorker>> PinnedWorker::Create(const Options& options) {
   if (options.cpu_cores.empty()) return InvalidArgument("PinnedWorker needs at least one core");
   std::unique_ptr<PinnedWorker> w(new PinnedWorker());

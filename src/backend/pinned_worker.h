@@ -7,6 +7,7 @@
 // thread and joins it in the destructor.
 #pragma once
 
+#include <sched.h>
 #include <sys/types.h>
 
 #include <condition_variable>
@@ -25,6 +26,22 @@ namespace batchwise {
 Status PinCurrentThread(const std::vector<int>& cores);
 // Kernel id of the calling thread.
 pid_t CurrentTid();
+
+// Pins the calling thread to `cores` for its lifetime and restores the thread's previous mask
+// after; threads created meanwhile keep the pinning (Linux threads inherit their creator's mask).
+// Empty `cores`: nothing changes.
+class ScopedThreadAffinity {
+ public:
+  static Result<std::unique_ptr<ScopedThreadAffinity>> Pin(const std::vector<int>& cores);
+  ~ScopedThreadAffinity();
+  ScopedThreadAffinity(const ScopedThreadAffinity&) = delete;
+  ScopedThreadAffinity& operator=(const ScopedThreadAffinity&) = delete;
+
+ private:
+  ScopedThreadAffinity() = default;
+  bool restore_ = false;
+  cpu_set_t previous_{};
+};
 
 class PinnedWorker {
  public:

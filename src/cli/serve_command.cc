@@ -71,6 +71,10 @@ void AddPlacementFlags(CLI::App* cmd, ServeArgs& a) {
   cmd->add_option("-p,--processors", a.server.processors,
                   "CPU processors: cpu, cpu:N, cpu:N-M, cpu:*, cpu/K (docs/processors.md)")
       ->capture_default_str();
+  cmd->add_option("--frontend-cores", a.server.frontend_cores,
+                  "Cores for the HTTP/gRPC/metrics threads: auto (the allowed cores no cpu "
+                  "processor holds, if any), all, or a list (1,3-4)")
+      ->capture_default_str();
   cmd->add_option("--simulated", a.server.simulated,
                   "Simulated processor declarations (e.g. data/processors/simulated.json)");
   cmd->add_option("--profiles", a.server.profiles_dir, "Stored load-performance tables")

@@ -2,7 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <set>
+#include <sstream>
+
+#include "backend/engine_util.h"
+#include "backend/pinned_worker.h"
 
 #include "device/discovery.h"
 #include "device/monitor.h"
@@ -39,6 +45,50 @@ std::map<std::string, PerfTable> LoadProfiles(const ServerOptions& o,
   return out;
 }
 
+// "N" or "N-M", comma-separated.
+Result<std::vector<int>> ParseCoreList(const std::string& spec) {
+  const Status bad = InvalidArgument("--frontend-cores: '" + spec + "' is not a core list");
+  std::vector<int> cores;
+  if (spec.empty() || spec.back() == ',') return bad;
+  std::stringstream in(spec);
+  for (std::string item; std::getline(in, item, ',');) {
+    std::istringstream one(item);
+    int lo = 0;
+    if (!(one >> lo)) return bad;
+    int hi = lo;
+    char dash = 0;
+    if (one >> dash && (dash != '-' || !(one >> hi))) return bad;
+    if (lo < 0 || hi < lo || hi >= CPU_SETSIZE || !one.eof()) return bad;
+    for (int c = lo; c <= hi; ++c) cores.push_back(c);
+  }
+  return cores;
+}
+
+// The frontend's cores (ServerOptions::frontend_cores); empty: no pinning.
+Result<std::vector<int>> FrontendCores(const std::string& spec,
+                                       const std::vector<Processor>& processors) {
+  if (spec == "all") return std::vector<int>{};
+  std::vector<int> allowed = AllowedCpus();
+  if (spec != "auto") {
+    BW_ASSIGN_OR_RETURN(std::vector<int> cores, ParseCoreList(spec));
+    for (int c : cores) {
+      if (!std::binary_search(allowed.begin(), allowed.end(), c)) {
+        return InvalidArgument("--frontend-cores: core " + std::to_string(c) +
+                               " is not available to this process (allowed: " +
+                               CoresToString(allowed) + ")");
+      }
+    }
+    return cores;
+  }
+  std::set<int> held;
+  for (const auto& p : processors) held.insert(p.cores.begin(), p.cores.end());
+  std::vector<int> free;
+  for (int c : allowed) {
+    if (!held.contains(c)) free.push_back(c);
+  }
+  return free.size() == allowed.size() ? std::vector<int>{} : free;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Clock& clock,
@@ -64,11 +114,18 @@ Status Server::Start(const ServerOptions& o, Clock& clock, EngineFactory factory
   }
   BW_ASSIGN_OR_RETURN(hw.monitor, CreateMonitorFor({}, clock, processors, {}, nvml));
   hw.profiles = LoadProfiles(o, processors);
+  BW_ASSIGN_OR_RETURN(std::vector<int> frontend, FrontendCores(o.frontend_cores, processors));
   hw.processors = std::move(processors);
   if (!factory) factory = DefaultEngineFactory(o.table_dir);
-  BW_ASSIGN_OR_RETURN(metrics_, ServerMetrics::Create(o.metrics));
   BW_ASSIGN_OR_RETURN(scheduler_, Scheduler::Create(o.scheduler, clock, std::move(hw), factory));
   scheduler_->Start();
+  // The listeners' threads, created from here on, inherit the pinning; models load after it ends.
+  BW_ASSIGN_OR_RETURN(auto pinned, ScopedThreadAffinity::Pin(frontend));
+  if (!frontend.empty()) {
+    spdlog::info("frontend threads on cores {} ({})", CoresToString(frontend),
+                 o.frontend_cores == "auto" ? "no cpu processor holds them" : "--frontend-cores");
+  }
+  BW_ASSIGN_OR_RETURN(metrics_, ServerMetrics::Create(o.metrics));
   metrics_->Attach(scheduler_.get());
   KServeService::Options so = o.service;
   so.model_repository = o.model_repository;
@@ -87,6 +144,7 @@ Status Server::Start(const ServerOptions& o, Clock& clock, EngineFactory factory
     BW_ASSIGN_OR_RETURN(grpc_, GrpcServer::Create(go, *service_));
     spdlog::info("KServe v2 gRPC on {}:{}", go.host, grpc_->port());
   }
+  pinned.reset();
   LoadRepository(o);
   service_->SetReady(true);
   return Status::Ok();

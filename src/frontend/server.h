@@ -41,6 +41,11 @@ struct ServerOptions {
   // When placement finds every processor at its instance limit, share the processor with the
   // fewest instances instead of refusing the model (logged). Off: the load fails (429).
   bool overcommit = true;
+  // Cores the frontend's threads (HTTP, gRPC, metrics) run on. "auto": the allowed cores that no
+  // CPU processor holds, when there are some (else every allowed core), so that reading and
+  // refusing requests does not take time from the inference they wait for; "all": every allowed
+  // core; or a list ("1", "2-3,6"). Engines stay pinned to their processors' cores either way.
+  std::string frontend_cores = "auto";
 
   HttpServer::Options http;
   // The gRPC endpoint; its port -1: none. Its empty host: http.host.

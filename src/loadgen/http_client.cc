@@ -92,7 +92,9 @@ class HttpClient::Impl {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   explicit Connection(HttpClient::Impl& client)
-      : client_(client), stream_(asio::make_strand(client.ioc)) {}
+      : client_(client), stream_(asio::make_strand(client.ioc)) {
+    buffer_.reserve(64 * 1024);  // Beast reads only into free capacity, else 512 bytes at a time
+  }
 
   void Run(std::shared_ptr<Call> call) {
     asio::post(stream_.get_executor(), [self = shared_from_this(), call = std::move(call)] {

@@ -60,8 +60,13 @@ FakeModelServer::FakeModelServer(FakeServerOptions o)
   so.scheduler.batching.max_queue_delay_micros = o.max_queue_delay_micros;
   so.scheduler.batching.controller.max_batch_size = 8;
   so.scheduler.views.unprofiled_max_instances = 4;
+  so.frontend_cores = o.frontend_cores;
+  std::vector<Processor> processors;
+  for (int i = 0; i < o.cpu_processors; ++i) {
+    processors.push_back(CpuProcessor("cpu:" + std::to_string(i), {i}));
+  }
   auto s = Server::Create(so, o.clock ? *o.clock : SystemClock(), factory_.AsFactory(),
-                          {CpuProcessor("cpu:0", {0}), CpuProcessor("cpu:1", {1})});
+                          std::move(processors));
   if (!s.ok()) throw std::runtime_error(s.status().ToString());
   server_ = std::move(s).value();
 }

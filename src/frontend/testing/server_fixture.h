@@ -31,6 +31,9 @@ struct FakeServerOptions {
   // Batching: dispatch what is queued, no wait, unless a test asks for another policy.
   BatchPolicy policy = BatchPolicy::kQueueDelay;
   int64_t max_queue_delay_micros = 0;
+  // CPU processors cpu:0 (core 0) .. cpu:N-1 (core N-1); frontend_cores as in ServerOptions.
+  int cpu_processors = 2;
+  std::string frontend_cores = "auto";
 };
 
 // Repository: "tiny" (x FP32 [-1,4] -> y FP32 [-1,2], max batch 8; loaded) and "spare" (same

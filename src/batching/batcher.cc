@@ -65,6 +65,8 @@ Status Batcher::Schedule(std::unique_ptr<BatchTask>* task) {
                                ? (*task)->timeout()
                                : std::chrono::microseconds(opts_.default_timeout_micros);
   const TimePoint deadline = timeout > Duration::zero() ? now + timeout : TimePoint::max();
+  const TimePoint received = (*task)->received();
+  const TimePoint arrived = received == TimePoint{} ? now : std::min(received, now);
   bool wake = false;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -74,7 +76,8 @@ Status Batcher::Schedule(std::unique_ptr<BatchTask>* task) {
       return Unavailable("batch queue full (" + std::to_string(opts_.max_queue_size) +
                          " samples); retry later");
     }
-    if (!queue_.empty() && PredictedCompletionLocked(now, size) > LatencyTarget(opts_)) {
+    if (!queue_.empty() &&
+        (now - arrived) + PredictedCompletionLocked(now, size) > LatencyTarget(opts_)) {
       ++stats_.rejected_late;
       return Unavailable("the queue holds more than the latency target's worth of work (" +
                          std::to_string(opts_.controller.latency_target_micros / 1000) +
@@ -82,7 +85,7 @@ Status Batcher::Schedule(std::unique_ptr<BatchTask>* task) {
     }
     const int target = controller_->NextBatchSize();
     wake = queue_.empty() || (queued_samples_ < target && queued_samples_ + size >= target);
-    queue_.push_back({std::move(*task), now, deadline});
+    queue_.push_back({std::move(*task), arrived, deadline});
     queued_samples_ += size;
     earliest_deadline_ = std::min(earliest_deadline_, deadline);
     ++stats_.accepted;
@@ -212,6 +215,8 @@ Batch Batcher::FormBatchLocked() {
     const int size = queue_.front().task->size();
     if (!batch.tasks_.empty() && batch.size_ + size > target) break;
     batch.size_ += size;
+    // Not always the front's: a task that took longer to arrive may have queued behind it.
+    batch.oldest_enqueued_ = std::min(batch.oldest_enqueued_, queue_.front().enqueued);
     queued_samples_ -= size;
     batch.tasks_.push_back(std::move(queue_.front().task));
     queue_.pop_front();

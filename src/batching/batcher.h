@@ -14,10 +14,10 @@
 //                       waited max_queue_delay_micros (0: at once). The baselines, as Triton does.
 //
 // Admission (Schedule): a task is refused (UNAVAILABLE, retryable) when the queue holds
-// max_queue_size samples, or by time: when the queue is not empty and the predicted completion of
-// the task — the batch in flight's remaining compute, then the queue ahead of it and the task in
-// batches of the current size, each at the predicted compute latency — lies beyond the latency
-// target. Overload is then answered at once instead of after a wait that would miss the target
+// max_queue_size samples, or by time: when the queue is not empty and the time the task already
+// took to arrive (BatchTask::received) plus its predicted completion — the batch in flight's
+// remaining compute, then the queue ahead of it and the task in batches of the current size, each
+// at the predicted compute latency — lies beyond the latency target. Overload is then answered at once instead of after a wait that would miss the target
 // anyway, and the admitted requests' latency stays near it. A task that finds the queue empty is
 // always admitted (a target below one batch's compute must not refuse everything).
 //
@@ -56,6 +56,10 @@ class BatchTask {
   virtual int size() const = 0;
   // How long it may wait for dispatch, from Schedule(); zero: the batcher's default.
   virtual Duration timeout() const { return Duration::zero(); }
+  // When the request began to arrive (its header was read), on the batcher's clock, if that was
+  // before Schedule(); zero: at Schedule(). Its latency counts from here: admission by time, the
+  // controller's end-to-end latency and queue_delay's wait include the time its body took.
+  virtual TimePoint received() const { return TimePoint{}; }
   // Called exactly once, on the batcher's thread: OK after its batch ran (outputs written), the
   // BatchFn's error if its batch failed, DEADLINE_EXCEEDED if it waited past its timeout (it never
   // ran), UNAVAILABLE if the batcher shut down before running it.
@@ -67,11 +71,17 @@ template <typename T>
 class CallbackTask final : public BatchTask {
  public:
   using DoneFn = std::function<void(Status, T&)>;
-  CallbackTask(T payload, int size, DoneFn done, Duration timeout = Duration::zero())
-      : payload_(std::move(payload)), size_(size), done_(std::move(done)), timeout_(timeout) {}
+  CallbackTask(T payload, int size, DoneFn done, Duration timeout = Duration::zero(),
+               TimePoint received = TimePoint{})
+      : payload_(std::move(payload)),
+        size_(size),
+        done_(std::move(done)),
+        timeout_(timeout),
+        received_(received) {}
 
   int size() const override { return size_; }
   Duration timeout() const override { return timeout_; }
+  TimePoint received() const override { return received_; }
   void Done(Status status) override { done_(std::move(status), payload_); }
   T& payload() { return payload_; }
 
@@ -80,6 +90,7 @@ class CallbackTask final : public BatchTask {
   int size_;
   DoneFn done_;
   Duration timeout_;
+  TimePoint received_;
 };
 
 // The tasks of one dispatched batch, oldest first. Owned by the batcher's thread while it runs.
@@ -164,7 +175,7 @@ class Batcher {
  private:
   struct Pending {
     std::unique_ptr<BatchTask> task;
-    TimePoint enqueued;
+    TimePoint enqueued;  // when it began to arrive (BatchTask::received), else Schedule()
     TimePoint deadline;  // TimePoint::max() without a timeout
   };
   // What the thread does next, taken under the lock and done outside it.

@@ -22,12 +22,14 @@ using Task = CallbackTask<int>;  // payload: a request id
 // events, never for time to pass.
 class Recorder {
  public:
-  std::unique_ptr<BatchTask> NewTask(int id, int size = 1, Duration timeout = Duration::zero()) {
+  std::unique_ptr<BatchTask> NewTask(int id, int size = 1, Duration timeout = Duration::zero(),
+                                     TimePoint received = TimePoint{}) {
     return std::make_unique<Task>(
-        id, size, [this](Status s, int& id) { OnDone(id, std::move(s)); }, timeout);
+        id, size, [this](Status s, int& id) { OnDone(id, std::move(s)); }, timeout, received);
   }
-  Status Add(Batcher& b, int id, int size = 1, Duration timeout = Duration::zero()) {
-    auto task = NewTask(id, size, timeout);
+  Status Add(Batcher& b, int id, int size = 1, Duration timeout = Duration::zero(),
+             TimePoint received = TimePoint{}) {
+    auto task = NewTask(id, size, timeout, received);
     return b.Schedule(&task);
   }
 
@@ -186,6 +188,43 @@ TEST(BatcherTest, RefusesATaskPredictedToCompletePastTheLatencyTarget) {
   gate_cv.notify_all();
   rec.WaitForDone(4);
   for (const auto& [id, status] : rec.done()) EXPECT_TRUE(status.ok()) << id;
+}
+
+// The time a request took to arrive (its body's transfer) counts against the target: admitted
+// when it arrived at once, refused when 4 of its 10 ms went to arriving; and a batch's end-to-end
+// latency counts from the earliest arrival in it.
+TEST(BatcherTest, TheTimeATaskTookToArriveCountsInAdmissionAndLatency) {
+  FakeClock clock;
+  Recorder rec;
+  std::mutex gate_mu;
+  std::condition_variable gate_cv;
+  bool open = false;
+  BatcherOptions o;
+  o.controller.policy = BatchPolicy::kTrend;
+  o.controller.initial_batch_size = 1;
+  o.controller.latency_target_micros = 10'000;
+  auto b = MustCreate(o, clock, rec.Fn([&](const std::vector<int>&) {
+    std::unique_lock<std::mutex> l(gate_mu);
+    gate_cv.wait(l, [&] { return open; });
+    return Status::Ok();
+  }), std::make_unique<FixedPredictor>(milliseconds(3)));
+  clock.Advance(milliseconds(5));
+  const TimePoint t5 = clock.Now();
+  ASSERT_TRUE(rec.Add(*b, 0, 1, Duration::zero(), t5 - milliseconds(1)).ok());  // in flight
+  while (b->State().queued_samples != 0) std::this_thread::yield();
+  ASSERT_TRUE(rec.Add(*b, 1).ok());  // 3 + 3 = 6 ms
+  const Status late = rec.Add(*b, 2, 1, Duration::zero(), t5 - milliseconds(4));  // 4 + 3 + 6
+  EXPECT_EQ(late.code(), StatusCode::kUnavailable) << late;
+  EXPECT_EQ(b->State().stats.rejected_late, 1);
+  ASSERT_TRUE(rec.Add(*b, 2, 1, Duration::zero(), t5 - milliseconds(1)).ok());  // 1 + 3 + 6
+  {
+    std::lock_guard<std::mutex> l(gate_mu);
+    open = true;
+  }
+  gate_cv.notify_all();
+  rec.WaitForDone(3);
+  // Task 0's batch: it arrived 1 ms before Schedule and no fake time passed while it ran.
+  EXPECT_DOUBLE_EQ(b->State().controller.last_latency_ms, 1.0);
 }
 
 // A task that finds the queue empty is admitted even when one batch alone exceeds the target.

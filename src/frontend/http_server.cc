@@ -106,6 +106,7 @@ class HttpServer::Impl {
   void Unregister(Session* s);
   void Shutdown();
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
+  Clock& clock() const { return options.clock != nullptr ? *options.clock : SystemClock(); }
 
   const Options options;
   const HttpHandler handler;
@@ -219,6 +220,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return OnReadError(ec);
     busy_ = true;
     header_bytes_ = header_bytes;
+    received_ = server_.clock().Now();
     stream_.expires_after(Ms(server_.options.io_timeout_ms));
     const auto& req = parser_->get();
     head_ = req.method() == http::verb::head;
@@ -343,6 +345,7 @@ class Session : public std::enable_shared_from_this<Session> {
       out.headers.emplace_back(std::move(name), std::string(f.value()));
     }
     out.body = std::make_shared<std::string>(std::move(req.body()));
+    out.received = received_;
     return out;
   }
 
@@ -456,6 +459,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Counts chunk extensions against the header limit; the parser holds a reference to it.
   std::function<void(uint64_t, beast::string_view, beast::error_code&)> chunk_header_;
   size_t header_bytes_ = 0;   // the request's header block
+  TimePoint received_{};      // when it was read (HttpRequest::received)
   size_t header_fields_ = 0;  // its fields (those after it are trailer fields)
   size_t framing_bytes_ = 0;  // chunk extensions so far
   std::string out_header_;    // the response being written: header, then body

@@ -11,6 +11,7 @@
 
 #include "batching/batcher.h"
 #include "frontend/testing/http_client.h"
+#include "frontend/testing/raw_connection.h"
 #include "frontend/testing/server_fixture.h"
 
 namespace batchwise {
@@ -285,6 +286,37 @@ TEST_F(KServeHttpTest, TrendNeverWaitsForABatchThatOneClientCannotFill) {
   json b = Parse(client_->Get("/v2/batchwise/models"))["models"][0]["batching"][0];
   EXPECT_EQ(b["policy"], "trend");
   EXPECT_GT(b["batch_size"].get<int>(), 1);  // the size grew, and no request waited to fill it
+}
+
+// A request's latency counts from its header: the 30 ms its body took to come (a large tensor
+// among many uploads) are in the end-to-end latency the controller sees, on the server's clock.
+TEST_F(KServeHttpTest, TheTimeABodyTookToArriveIsInTheControllersLatency) {
+  FakeClock clock;
+  struct StopFirst {
+    std::unique_ptr<FakeModelServer>& server;
+    ~StopFirst() { server.reset(); }
+  } stop_first{server_};
+  FakeServerOptions o;
+  o.clock = &clock;
+  o.warmup_batches = 0;
+  o.policy = BatchPolicy::kTrend;
+  Start(o);  // the fake engine computes in no time
+  RawConnection c(server_->port());
+  const std::string body = JsonInfer(1);
+  ASSERT_TRUE(c.Send(std::string(kInferPath).insert(0, "POST ") +
+                     " HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                     "Expect: 100-continue\r\nContent-Length: " +
+                     std::to_string(body.size()) + "\r\n\r\n"));
+  auto go_on = c.ReadResponse();  // the header was read (and stamped)
+  ASSERT_TRUE(go_on.has_value());
+  ASSERT_EQ(go_on->status, 100);
+  clock.Advance(std::chrono::milliseconds(30));
+  ASSERT_TRUE(c.Send(body));
+  auto answer = c.ReadResponse();
+  ASSERT_TRUE(answer.has_value());
+  ASSERT_EQ(answer->status, 200) << answer->body;
+  json b = Parse(client_->Get("/v2/batchwise/models"))["models"][0]["batching"][0];
+  EXPECT_DOUBLE_EQ(b["last_latency_ms"].get<double>(), 30.0);
 }
 
 TEST_F(KServeHttpTest, ConfigStatsAndBatchwiseViews) {

@@ -366,6 +366,7 @@ void KServeService::Infer(const std::string& model, const HttpRequest& request,
   auto decoded = kserve::DecodeInferRequest(request.body, json_size);
   if (!decoded.ok()) return fail(decoded.status());
   decoded->request.model = model;
+  decoded->request.received = request.received;
   kserve::OutputEncoding encoding = std::move(decoded->encoding);
   ServerMetrics* metrics = metrics_;
   Clock* clock = &clock_;

@@ -132,7 +132,9 @@ Status Server::Start(const ServerOptions& o, Clock& clock, EngineFactory factory
   so.overcommit = o.overcommit;
   service_ = std::make_unique<KServeService>(so, *scheduler_, metrics_.get(), clock);
   KServeService* service = service_.get();
-  BW_ASSIGN_OR_RETURN(http_, HttpServer::Create(o.http, [service](HttpRequest r, Responder done) {
+  HttpServer::Options http = o.http;
+  http.clock = &clock;
+  BW_ASSIGN_OR_RETURN(http_, HttpServer::Create(http, [service](HttpRequest r, Responder done) {
                         service->Handle(std::move(r), std::move(done));
                       }));
   http_->Start();

@@ -28,6 +28,9 @@ struct InferRequest {
   std::vector<std::string> requested_outputs;
   // How long the request may wait in the queue before it runs; zero: the scheduler's default.
   Duration timeout{0};
+  // When the request began to arrive (HTTP: its header was read), on the scheduler's clock; zero:
+  // when the scheduler takes it. Admission by time and the controller count latency from here.
+  TimePoint received{};
 };
 
 struct InferResponse {

@@ -57,12 +57,13 @@ Status ModelInstance::Submit(std::unique_ptr<QueuedRequest>* request, int batch_
   in_flight_samples_.fetch_add(batch_size, std::memory_order_relaxed);
   (*request)->accepted = clock_.Now();
   const Duration timeout = (*request)->timeout;
+  const TimePoint received = (*request)->received;
   std::unique_ptr<BatchTask> task = std::make_unique<RequestTask>(
       std::move(*request), batch_size,
       [this, batch_size](Status s, std::unique_ptr<QueuedRequest>& r) {
         Complete(std::move(s), *r, batch_size);
       },
-      timeout);
+      timeout, received);
   Status s = batcher_->Schedule(&task);
   if (s.ok()) return s;
   *request = std::move(static_cast<RequestTask&>(*task).payload());  // hand it back untouched

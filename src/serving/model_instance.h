@@ -32,6 +32,7 @@ struct QueuedRequest {
   std::vector<std::string> output_names;
   InferCallback done;
   Duration timeout{0};  // queue wait allowed; zero: the batcher's default
+  TimePoint received{};  // InferRequest::received
   TimePoint accepted{};
   TimePoint dispatched{};
   std::vector<Tensor> outputs;  // every declared output, written by the batch

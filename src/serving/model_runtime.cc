@@ -235,6 +235,7 @@ Result<PreparedRequest> PrepareRequest(const ModelConfig& config, InferRequest r
   r->model = config.name;
   r->id = std::move(request.id);
   r->timeout = request.timeout;
+  r->received = request.received;
   return PreparedRequest{std::move(r), batch};
 }
 

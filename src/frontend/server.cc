@@ -9,7 +9,6 @@
 
 #include "backend/engine_util.h"
 #include "backend/pinned_worker.h"
-
 #include "device/discovery.h"
 #include "device/monitor.h"
 #include "profile/store.h"

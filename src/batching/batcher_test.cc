@@ -152,24 +152,43 @@ TEST(BatcherTest, AdaptivePoliciesDispatchWhatIsQueuedAsSoonAsTheInstanceIsIdle)
   }
 }
 
+// Holds every batch in the BatchFn (in real time) until opened.
+class Hold {
+ public:
+  std::function<Status(const std::vector<int>&)> Fn() {
+    return [this](const std::vector<int>&) {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [&] { return open_; });
+      return Status::Ok();
+    };
+  }
+  void Open() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
 // Admission by time: a task whose predicted completion (the batch in flight's rest, then the
 // queue and the task in batches of the current size) lies past the latency target is refused;
 // the same task is admitted once the batch in flight has progressed.
 TEST(BatcherTest, RefusesATaskPredictedToCompletePastTheLatencyTarget) {
   FakeClock clock;
   Recorder rec;
-  std::mutex gate_mu;
-  std::condition_variable gate_cv;
-  bool open = false;
+  Hold hold;
   BatcherOptions o;
   o.controller.policy = BatchPolicy::kTrend;
   o.controller.initial_batch_size = 1;  // cap 1: one batch per task
   o.controller.latency_target_micros = 10'000;
-  auto b = MustCreate(o, clock, rec.Fn([&](const std::vector<int>&) {
-    std::unique_lock<std::mutex> l(gate_mu);
-    gate_cv.wait(l, [&] { return open; });
-    return Status::Ok();
-  }), std::make_unique<FixedPredictor>(milliseconds(3)));
+  auto b =
+      MustCreate(o, clock, rec.Fn(hold.Fn()), std::make_unique<FixedPredictor>(milliseconds(3)));
   ASSERT_TRUE(rec.Add(*b, 0).ok());  // in flight from t = 0, held in the BatchFn
   while (b->State().queued_samples != 0) std::this_thread::yield();
   ASSERT_TRUE(rec.Add(*b, 1).ok());  // 3 (rest of task 0) + 3 = 6 ms
@@ -181,11 +200,7 @@ TEST(BatcherTest, RefusesATaskPredictedToCompletePastTheLatencyTarget) {
   EXPECT_EQ(b->State().stats.rejected_full, 0);
   clock.Advance(milliseconds(2));     // task 0 has 1 ms left
   ASSERT_TRUE(rec.Add(*b, 3).ok());  // 1 + 9 = 10 ms: within the target
-  {
-    std::lock_guard<std::mutex> l(gate_mu);
-    open = true;
-  }
-  gate_cv.notify_all();
+  hold.Open();
   rec.WaitForDone(4);
   for (const auto& [id, status] : rec.done()) EXPECT_TRUE(status.ok()) << id;
 }
@@ -196,18 +211,13 @@ TEST(BatcherTest, RefusesATaskPredictedToCompletePastTheLatencyTarget) {
 TEST(BatcherTest, TheTimeATaskTookToArriveCountsInAdmissionAndLatency) {
   FakeClock clock;
   Recorder rec;
-  std::mutex gate_mu;
-  std::condition_variable gate_cv;
-  bool open = false;
+  Hold hold;
   BatcherOptions o;
   o.controller.policy = BatchPolicy::kTrend;
   o.controller.initial_batch_size = 1;
   o.controller.latency_target_micros = 10'000;
-  auto b = MustCreate(o, clock, rec.Fn([&](const std::vector<int>&) {
-    std::unique_lock<std::mutex> l(gate_mu);
-    gate_cv.wait(l, [&] { return open; });
-    return Status::Ok();
-  }), std::make_unique<FixedPredictor>(milliseconds(3)));
+  auto b =
+      MustCreate(o, clock, rec.Fn(hold.Fn()), std::make_unique<FixedPredictor>(milliseconds(3)));
   clock.Advance(milliseconds(5));
   const TimePoint t5 = clock.Now();
   ASSERT_TRUE(rec.Add(*b, 0, 1, Duration::zero(), t5 - milliseconds(1)).ok());  // in flight
@@ -217,11 +227,7 @@ TEST(BatcherTest, TheTimeATaskTookToArriveCountsInAdmissionAndLatency) {
   EXPECT_EQ(late.code(), StatusCode::kUnavailable) << late;
   EXPECT_EQ(b->State().stats.rejected_late, 1);
   ASSERT_TRUE(rec.Add(*b, 2, 1, Duration::zero(), t5 - milliseconds(1)).ok());  // 1 + 3 + 6
-  {
-    std::lock_guard<std::mutex> l(gate_mu);
-    open = true;
-  }
-  gate_cv.notify_all();
+  hold.Open();
   rec.WaitForDone(3);
   // Task 0's batch: it arrived 1 ms before Schedule and no fake time passed while it ran.
   EXPECT_DOUBLE_EQ(b->State().controller.last_latency_ms, 1.0);
@@ -243,16 +249,10 @@ TEST(BatcherTest, ATaskThatFindsTheQueueEmptyIsAlwaysAdmitted) {
 TEST(BatcherTest, FullQueueIsUnavailableAndLeavesTheTaskWithTheCaller) {
   FakeClock clock;
   Recorder rec;
-  std::mutex gate_mu;
-  std::condition_variable gate_cv;
-  bool open = false;
+  Hold hold;
   BatcherOptions o = FixedOptions(2, 1'000'000);
   o.max_queue_size = 16;
-  auto b = MustCreate(o, clock, rec.Fn([&](const std::vector<int>&) {
-    std::unique_lock<std::mutex> l(gate_mu);
-    gate_cv.wait(l, [&] { return open; });
-    return Status::Ok();
-  }));
+  auto b = MustCreate(o, clock, rec.Fn(hold.Fn()));
   ASSERT_TRUE(rec.Add(*b, 0, 2).ok());  // dispatched at once, then held in the BatchFn
   while (b->State().queued_samples != 0) std::this_thread::yield();
   for (int i = 1; i <= 8; ++i) ASSERT_TRUE(rec.Add(*b, i, 2).ok());  // 16 samples queued
@@ -261,11 +261,7 @@ TEST(BatcherTest, FullQueueIsUnavailableAndLeavesTheTaskWithTheCaller) {
   EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s;
   EXPECT_NE(task, nullptr) << "ownership must stay with the caller on failure";
   EXPECT_EQ(b->State().stats.rejected_full, 1);
-  {
-    std::lock_guard<std::mutex> l(gate_mu);
-    open = true;
-  }
-  gate_cv.notify_all();
+  hold.Open();
   rec.WaitForDone(9);
   for (const auto& [id, status] : rec.done()) EXPECT_TRUE(status.ok()) << id;
 }

@@ -4,11 +4,7 @@
 #include <cstdio>
 
 namespace batchwise {
-namespace {
 
-using nlohmann::json;
-
-// "0-3,8": consecutive ids folded into ranges.
 std::string CoreList(const std::vector<int>& cores) {
   std::string s;
   for (size_t i = 0; i < cores.size();) {
@@ -21,6 +17,10 @@ std::string CoreList(const std::vector<int>& cores) {
   }
   return s.empty() ? "-" : s;
 }
+
+namespace {
+
+using nlohmann::json;
 
 std::string Gib(uint64_t bytes) {
   char buf[32];

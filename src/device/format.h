@@ -13,6 +13,9 @@
 
 namespace batchwise {
 
+// "0-3,8": consecutive core ids folded into ranges (as /proc's Cpus_allowed_list); "-" if none.
+std::string CoreList(const std::vector<int>& cores);
+
 nlohmann::json ToJson(const Processor& p);
 // Timestamps are the monitor clock's (steady, arbitrary epoch) in milliseconds: compare them with
 // each other, not with wall time.

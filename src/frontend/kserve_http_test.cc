@@ -46,11 +46,18 @@ class KServeHttpTest : public ::testing::Test {
     server_ = std::make_unique<FakeModelServer>(o);
     client_ = std::make_unique<HttpClient>(server_->port());
   }
+  // The server on clock_ (which outlives it: declared first), with no warm-up to time.
+  void StartOnFakeClock(FakeServerOptions o) {
+    o.clock = &clock_;
+    o.warmup_batches = 0;
+    Start(o);
+  }
   void SetUp() override { Start(); }
   void TearDown() override {
     if (gate_) gate_->Open();
   }
 
+  FakeClock clock_;
   std::shared_ptr<Gate> gate_;
   std::unique_ptr<FakeModelServer> server_;
   std::unique_ptr<HttpClient> client_;
@@ -242,19 +249,13 @@ TEST_F(KServeHttpTest, ConcurrentClientsAllGetTheirOwnAnswers) {
 // (a batch in flight, and every thread that waits on the clock parked), so it never moves while a
 // request travels.
 TEST_F(KServeHttpTest, TrendNeverWaitsForABatchThatOneClientCannotFill) {
-  FakeClock clock;
-  struct StopFirst {  // the server goes before the clock it waits on, however the test ends
-    std::unique_ptr<FakeModelServer>& server;
-    ~StopFirst() { server.reset(); }
-  } stop_first{server_};
+  FakeClock& clock = clock_;
   FakeServerOptions o;
-  o.clock = &clock;
-  o.warmup_batches = 0;
   o.policy = BatchPolicy::kTrend;
   o.max_queue_delay_micros = 50'000;  // a cap for the adaptive policies, never a wait
   o.engine.latency = std::chrono::milliseconds(1);
   o.engine.latency_per_sample = std::chrono::microseconds(250);
-  Start(o);
+  StartOnFakeClock(o);
   // Idle: every thread of the server that waits on the clock is waiting (the count holds still).
   int idle = -1;
   for (int stable = 0; stable < 20; std::this_thread::sleep_for(std::chrono::milliseconds(5))) {
@@ -291,16 +292,9 @@ TEST_F(KServeHttpTest, TrendNeverWaitsForABatchThatOneClientCannotFill) {
 // A request's latency counts from its header: the 30 ms its body took to come (a large tensor
 // among many uploads) are in the end-to-end latency the controller sees, on the server's clock.
 TEST_F(KServeHttpTest, TheTimeABodyTookToArriveIsInTheControllersLatency) {
-  FakeClock clock;
-  struct StopFirst {
-    std::unique_ptr<FakeModelServer>& server;
-    ~StopFirst() { server.reset(); }
-  } stop_first{server_};
   FakeServerOptions o;
-  o.clock = &clock;
-  o.warmup_batches = 0;
   o.policy = BatchPolicy::kTrend;
-  Start(o);  // the fake engine computes in no time
+  StartOnFakeClock(o);  // the fake engine computes in no time
   RawConnection c(server_->port());
   const std::string body = JsonInfer(1);
   ASSERT_TRUE(c.Send(std::string(kInferPath).insert(0, "POST ") +
@@ -310,7 +304,7 @@ TEST_F(KServeHttpTest, TheTimeABodyTookToArriveIsInTheControllersLatency) {
   auto go_on = c.ReadResponse();  // the header was read (and stamped)
   ASSERT_TRUE(go_on.has_value());
   ASSERT_EQ(go_on->status, 100);
-  clock.Advance(std::chrono::milliseconds(30));
+  clock_.Advance(std::chrono::milliseconds(30));
   ASSERT_TRUE(c.Send(body));
   auto answer = c.ReadResponse();
   ASSERT_TRUE(answer.has_value());

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backend/engine_util.h"
+#include "device/format.h"
 #include "frontend/testing/http_client.h"
 #include "frontend/testing/server_fixture.h"
 
@@ -38,20 +39,6 @@ std::vector<std::string> ThreadCpuLists(const std::string& name) {
   return out;
 }
 
-// Cpus_allowed_list's form of a sorted core list ("1", "1-3", "0,2").
-std::string CpuList(const std::vector<int>& cores) {
-  std::string s;
-  for (size_t i = 0; i < cores.size();) {
-    size_t j = i;
-    while (j + 1 < cores.size() && cores[j + 1] == cores[j] + 1) ++j;
-    if (!s.empty()) s += ",";
-    s += std::to_string(cores[i]);
-    if (j > i) s += "-" + std::to_string(cores[j]);
-    i = j + 1;
-  }
-  return s;
-}
-
 bool HasCores01() {
   auto allowed = AllowedCpus();
   return allowed.size() >= 2 && allowed[0] == 0 && allowed[1] == 1;
@@ -66,7 +53,7 @@ TEST(ServerFrontendCoresTest, AutoKeepsTheHttpThreadsOffTheProcessorsCores) {
   FakeModelServer server(o);
   auto lists = ThreadCpuLists("bw-http");
   ASSERT_EQ(lists.size(), 2u);
-  for (const auto& l : lists) EXPECT_EQ(l, CpuList(rest));
+  for (const auto& l : lists) EXPECT_EQ(l, CoreList(rest));
   // The model still loads and runs on core 0 (the engine pins itself there), and is served.
   testing::HttpClient client(server.port());
   auto r = client.Post("/v2/models/tiny/infer",
@@ -83,7 +70,7 @@ TEST(ServerFrontendCoresTest, AutoLeavesThemAloneWhenProcessorsHoldEveryCore) {
   FakeServerOptions o;
   o.cpu_processors = static_cast<int>(allowed.back()) + 1;
   FakeModelServer server(o);
-  for (const auto& l : ThreadCpuLists("bw-http")) EXPECT_EQ(l, CpuList(allowed));
+  for (const auto& l : ThreadCpuLists("bw-http")) EXPECT_EQ(l, CoreList(allowed));
 }
 
 TEST(ServerFrontendCoresTest, AnExplicitListPinsThemAndABadOneIsAnError) {

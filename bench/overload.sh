@@ -9,7 +9,7 @@
 #
 # Usage: bench/overload.sh [out-dir]   (needs build/ and models/; 2 cores or more)
 # Environment: CLIENTS, RUN_S, WARMUP_S, TARGET_MS (the model's latency target), MODEL, BUILD,
-#              ROUNDS (1).
+#              ROUNDS (1), GRPC_CHANNELS (1: every client on one HTTP/2 connection), VARIANTS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}  # OpenMP threads that spin would take the core
@@ -18,6 +18,7 @@ build=${BUILD:-build}
 bw=$build/batchwise
 CLIENTS=${CLIENTS:-200} RUN_S=${RUN_S:-30} WARMUP_S=${WARMUP_S:-10} TARGET_MS=${TARGET_MS:-500}
 ROUNDS=${ROUNDS:-1}
+GRPC_CHANNELS=${GRPC_CHANNELS:-1}
 model=${MODEL:-resnet50}
 port=18970
 grpc_port=18971
@@ -37,7 +38,7 @@ run() {  # run <protocol> <frontend: own|shared> <round>
     sleep 0.1
   done
   taskset -c "$last" "$bw" bench --url "http://127.0.0.1:$port" \
-    --protocol "$protocol" --grpc-url "127.0.0.1:$grpc_port" -m "$model" -c "$CLIENTS" \
+    --protocol "$protocol" --grpc-url "127.0.0.1:$grpc_port" --grpc-channels "$GRPC_CHANNELS" -m "$model" -c "$CLIENTS" \
     --duration-s "$(( RUN_S + WARMUP_S ))" --warmup-s "$WARMUP_S" --slo-ms "$TARGET_MS" \
     --json "$out/$name.json" | tee "$out/$name.txt"
   curl -s "localhost:$port/v2/batchwise/models" >"$out/$name.models.json"
@@ -45,7 +46,7 @@ run() {  # run <protocol> <frontend: own|shared> <round>
   wait "$server" || true
 }
 
-variants=(http.own grpc.own http.shared grpc.shared)
+read -r -a variants <<<"${VARIANTS:-http.own grpc.own http.shared grpc.shared}"
 for round in $(seq "$ROUNDS"); do
   n=${#variants[@]}
   for i in $(seq 0 $(( n - 1 ))); do
@@ -54,7 +55,7 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 /usr/bin/python3 - "$out" "$TARGET_MS" "$ROUNDS" <<'PY'
-import json, statistics, sys
+import json, os, statistics, sys
 out, target, rounds = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 print(f"medians of {rounds} round(s); latency target {target:.0f} ms\n")
 print("| protocol | frontend | admitted/s | admitted p50 ms | p99 ms | p99 / target | refused/s "
@@ -64,10 +65,14 @@ for frontend in ("own", "shared"):
     for p in ("http", "grpc"):
         rows = []
         for r in range(1, rounds + 1):
+            if not os.path.exists(f"{out}/{p}.{frontend}.r{r}.json"):
+                continue
             t = json.load(open(f"{out}/{p}.{frontend}.r{r}.json"))["models"][0]["total"]
             rows.append((t["throughput_per_s"], t["latency_ms"]["p50"], t["latency_ms"]["p99"],
                          sum(t["errors"].values()) / t["duration_s"],
                          t["error_latency_ms"]["p50"], t["error_latency_ms"]["p99"]))
+        if not rows:
+            continue
         m = [statistics.median(c) for c in zip(*rows)]
         core = "own core" if frontend == "own" else "inference core"
         print(f"| {p} | {core} | {m[0]:.1f} | {m[1]:.0f} | {m[2]:.0f} | {m[2] / target:.2f} "

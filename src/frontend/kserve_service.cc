@@ -318,8 +318,8 @@ HttpResponse KServeService::Dispatch(const Route& route, const HttpRequest& requ
     case Kind::kLive:
       return {200, "application/json", {}, ""};
     case Kind::kReady:
-      if (ready_.load(std::memory_order_acquire)) return {200, "application/json", {}, ""};
-      return Error(Unavailable("the server is not ready (starting or shutting down)"));
+      if (std::string why = NotReadyReason(); !why.empty()) return Error(Unavailable(why));
+      return {200, "application/json", {}, ""};
     case Kind::kModelMetadata:
       return ModelMetadata(route.model);
     case Kind::kModelReady:
@@ -541,7 +541,7 @@ HttpResponse KServeService::RepositoryIndex(const HttpRequest& request) const {
     const bool loaded = scheduler_.IsLoaded(name);
     if (ready_only && !loaded) continue;
     json m = {{"name", name}, {"version", "1"}, {"state", loaded ? "READY" : "UNAVAILABLE"}};
-    if (!loaded) m["reason"] = "unloaded";
+    if (!loaded) m["reason"] = ClientMessage(FailedLoad(name).value_or("unloaded"));
     out.push_back(std::move(m));
   }
   return Json(out);
@@ -567,17 +567,61 @@ void KServeService::Repository(const Route& route, const HttpRequest& request,
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return Answer(respond, "repository", std::move(r));
   }
-  const std::string folder =
-      (std::filesystem::path(options_.model_repository) / route.model).string();
   const bool load = route.kind == Kind::kLoad;
-  admin_->Post([this, respond, folder, load, model = route.model] {
-    Status s = load ? LoadFromRepository(model, folder) : scheduler_.UnloadModel(model);
+  admin_->Post([this, respond, load, model = route.model] {
+    Status s = load ? LoadFromRepository(model) : Unload(model);
     spdlog::info("repository {} '{}': {}", load ? "load" : "unload", model, s.ToString());
     Answer(respond, "repository", s.ok() ? Json(json::object()) : Error(s));
   });
 }
 
-Status KServeService::LoadFromRepository(const std::string& model, const std::string& folder) {
+std::string KServeService::NotReadyReason() const {
+  if (!ready_.load(std::memory_order_acquire)) {
+    return "the server is not ready (starting or shutting down)";
+  }
+  std::lock_guard<std::mutex> l(failed_mu_);
+  if (failed_.empty()) return "";
+  std::string why = "the server is not ready: ";
+  for (auto it = failed_.begin(); it != failed_.end(); ++it) {
+    why += (it == failed_.begin() ? "model '" : "; model '") + it->first +
+           "' failed to load: " + it->second;
+  }
+  return why;
+}
+
+std::optional<std::string> KServeService::FailedLoad(const std::string& model) const {
+  std::lock_guard<std::mutex> l(failed_mu_);
+  auto it = failed_.find(model);
+  if (it == failed_.end()) return std::nullopt;
+  return it->second;
+}
+
+Status KServeService::Unload(const std::string& model) {
+  bool forgotten = false;
+  {
+    std::lock_guard<std::mutex> l(failed_mu_);
+    forgotten = failed_.erase(model) > 0;
+  }
+  Status s = scheduler_.UnloadModel(model);
+  return forgotten && s.code() == StatusCode::kNotFound ? Status::Ok() : s;
+}
+
+Status KServeService::LoadFromRepository(const std::string& model) {
+  Status s = LoadFolder(model);
+  const bool serving = scheduler_.IsLoaded(model);
+  const bool known = serving || InRepository(model);  // a name not in it is a typo, not a failure
+  std::lock_guard<std::mutex> l(failed_mu_);
+  if (s.ok() || serving) {
+    failed_.erase(model);
+  } else if (known) {
+    failed_[model] = ClientMessage(s.message());
+  }
+  return s;
+}
+
+Status KServeService::LoadFolder(const std::string& model) {
+  const std::string folder =
+      (std::filesystem::path(options_.model_repository) / model).string();
   const bool reload = scheduler_.IsLoaded(model);
   auto config = LoadModelConfig(folder);
   Status s;

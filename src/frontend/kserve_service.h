@@ -11,12 +11,16 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/thread_annotations.h"
 #include "frontend/http_server.h"
 #include "frontend/metrics.h"
 #include "repository/model_config.h"
@@ -45,10 +49,24 @@ class KServeService {
 
   void Handle(HttpRequest request, Responder respond);
 
-  // /v2/health/ready answers 200 only while ready (set once startup loading is done, cleared
-  // when shutdown starts).
+  // /v2/health/ready and gRPC ServerReady answer ready only while the server is up (set once
+  // startup loading is done, cleared when shutdown starts) and no model has failed to load (as
+  // Triton's strict readiness): a model whose load failed, at startup or through the repository,
+  // keeps the server unready until it loads or is unloaded. A failed reload does not count (the
+  // loaded one keeps serving).
   void SetReady(bool ready) { ready_.store(ready, std::memory_order_release); }
-  bool ready() const { return ready_.load(std::memory_order_acquire); }
+  bool ready() const { return NotReadyReason().empty(); }
+  // Why the server is not ready; empty when it is.
+  std::string NotReadyReason() const;
+
+  // Loads `model` from the repository folder of that name, or reloads it atomically when it is
+  // loaded (the answer of a failed reload says so: the loaded one keeps serving), through
+  // LoadWithOvercommit. Startup and the repository extension both load through it; a failure
+  // that leaves the model unloaded is kept (readiness, the repository index) until the model
+  // loads or is unloaded. Blocks for the load.
+  Status LoadFromRepository(const std::string& model);
+  // Unloads `model` (draining it) and forgets a failed load of it.
+  Status Unload(const std::string& model);
 
   // --- Protocol-neutral operations (HTTP routes and GrpcServer) ---
 
@@ -88,9 +106,6 @@ class KServeService {
                         bool& answered);
   void Infer(const std::string& model, const HttpRequest& request, const Responder& respond);
   void Repository(const Route& route, const HttpRequest& request, const Responder& respond);
-  // Loads `model` from `folder`, or reloads it atomically when it is loaded (the answer of a
-  // failed reload says so: the loaded one keeps serving).
-  Status LoadFromRepository(const std::string& model, const std::string& folder);
   HttpResponse ServerMetadata() const;
   HttpResponse ModelMetadata(const std::string& model) const;
   HttpResponse ModelReady(const std::string& model) const;
@@ -100,6 +115,10 @@ class KServeService {
   HttpResponse BatchwiseView(const std::string& view, const HttpRequest& request) const;
   Status Authorize(const HttpRequest& request) const;
   bool InRepository(const std::string& model) const;
+  // LoadFromRepository without the bookkeeping of failures.
+  Status LoadFolder(const std::string& model);
+  // Why `model`'s last load failed, if it did and it is still not loaded.
+  std::optional<std::string> FailedLoad(const std::string& model) const;
   void Answer(const Responder& respond, const std::string& endpoint, HttpResponse response) const;
 
   const Options options_;
@@ -107,6 +126,8 @@ class KServeService {
   ServerMetrics* const metrics_;
   Clock& clock_;
   std::atomic<bool> ready_{false};
+  mutable std::mutex failed_mu_;
+  std::map<std::string, std::string> failed_ GUARDED_BY(failed_mu_);  // model -> why not loaded
   std::unique_ptr<AdminQueue> admin_;  // last: joined first
 };
 

@@ -100,6 +100,17 @@ Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Clo
 
 Status Server::Start(const ServerOptions& o, Clock& clock, EngineFactory factory,
                      std::vector<Processor> processors) {
+  // A repository that is not there is a mistake to stop on, not a server that serves nothing.
+  BW_ASSIGN_OR_RETURN(std::vector<std::string> folders, ListModelFolders(o.model_repository));
+  for (const auto& m : o.models) {
+    const bool there = std::any_of(folders.begin(), folders.end(), [&](const std::string& f) {
+      return fs::path(f).filename() == m;
+    });
+    if (!there) {
+      return NotFound("--models: '" + m + "' is not a model of the repository " +
+                      o.model_repository);
+    }
+  }
   SchedulerHardware hw;
   std::shared_ptr<const NvmlLibrary> nvml;
   if (processors.empty()) {
@@ -146,34 +157,26 @@ Status Server::Start(const ServerOptions& o, Clock& clock, EngineFactory factory
     spdlog::info("KServe v2 gRPC on {}:{}", go.host, grpc_->port());
   }
   pinned.reset();
-  LoadRepository(o);
+  LoadRepository(o, folders);
   service_->SetReady(true);
   return Status::Ok();
 }
 
-void Server::LoadRepository(const ServerOptions& o) {
-  std::vector<std::string> folders;
-  if (o.models.empty()) {
-    auto all = ListModelFolders(o.model_repository);
-    if (!all.ok()) {
-      load_failures_.push_back(all.status().ToString());
-      spdlog::error("{}", all.status().ToString());
-      return;
-    }
-    folders = *all;
-  } else {
-    for (const auto& m : o.models) folders.push_back((fs::path(o.model_repository) / m).string());
+// Every model named by --models, else every model folder of the repository, through the same
+// routine as the repository extension's load (KServeService::LoadFromRepository).
+void Server::LoadRepository(const ServerOptions& o, const std::vector<std::string>& folders) {
+  std::vector<std::string> names = o.models;
+  if (names.empty()) {
+    for (const auto& f : folders) names.push_back(fs::path(f).filename().string());
   }
-  for (const auto& folder : folders) {
-    Status s;
-    auto config = LoadModelConfig(folder);
-    s = config.ok() ? LoadWithOvercommit(*scheduler_, *config, o.overcommit) : config.status();
+  for (const auto& name : names) {
+    Status s = service_->LoadFromRepository(name);
     if (s.ok()) {
-      const auto on = scheduler_->Instances(config->name);
-      spdlog::info("loaded {} on {}", config->name, on.empty() ? "?" : on[0].processor);
+      const auto on = scheduler_->Instances(name);
+      spdlog::info("loaded {} on {}", name, on.empty() ? "?" : on[0].processor);
     } else {
-      load_failures_.push_back(folder + ": " + s.ToString());
-      spdlog::error("not loaded: {}: {}", folder, s.ToString());
+      load_failures_.push_back(name + ": " + s.ToString());
+      spdlog::error("not loaded: {}: {} (the server stays unready)", name, s.ToString());
     }
   }
 }

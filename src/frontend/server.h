@@ -57,8 +57,9 @@ struct ServerOptions {
 
 class Server {
  public:
-  // Starts everything and loads the models (a model that fails to load is logged and skipped;
-  // the server still starts). `factory` null: DefaultEngineFactory. `processors` non-empty:
+  // Starts everything and loads the models. A repository that is not a folder, or a model of
+  // `options.models` it does not hold, is an error; a model that fails to load is logged and
+  // skipped, and the server starts unready (KServeService::ready). `factory` null: DefaultEngineFactory. `processors` non-empty:
   // used instead of discovery (tests).
   static Result<std::unique_ptr<Server>> Create(const ServerOptions& options, Clock& clock,
                                                 EngineFactory factory = nullptr,
@@ -76,6 +77,7 @@ class Server {
   int metrics_port() const { return metrics_->port(); }
   Scheduler& scheduler() { return *scheduler_; }
   ServerMetrics& metrics() { return *metrics_; }
+  const KServeService& service() const { return *service_; }
   // Models that failed to load at start, with why.
   const std::vector<std::string>& load_failures() const { return load_failures_; }
 
@@ -83,7 +85,7 @@ class Server {
   Server() = default;
   Status Start(const ServerOptions& options, Clock& clock, EngineFactory factory,
                std::vector<Processor> processors);
-  void LoadRepository(const ServerOptions& options);
+  void LoadRepository(const ServerOptions& options, const std::vector<std::string>& folders);
 
   // Destroyed bottom-up: the stopped gRPC server, the service (its admin thread), then the
   // scheduler (drains), then the stopped HTTP server, then metrics.

@@ -1,9 +1,13 @@
-// Server wiring: where the frontend's threads run (ServerOptions::frontend_cores).
+// Server wiring: where the frontend's threads run (ServerOptions::frontend_cores); readiness when a
+// model fails to load; what stops the start.
 #include "frontend/server.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -13,13 +17,20 @@
 #include "device/format.h"
 #include "frontend/testing/http_client.h"
 #include "frontend/testing/server_fixture.h"
+#include "serving/testing/fake_engine.h"
+#include "serving/testing/scheduler_harness.h"
 
 namespace batchwise {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::ClientResponse;
+using testing::CpuProcessor;
+using testing::FakeEngineFactory;
 using testing::FakeModelServer;
 using testing::FakeServerOptions;
+using testing::HttpClient;
+using nlohmann::json;
 
 // The Cpus_allowed_list of every thread of this process named `name`.
 std::vector<std::string> ThreadCpuLists(const std::string& name) {
@@ -84,6 +95,84 @@ TEST(ServerFrontendCoresTest, AnExplicitListPinsThemAndABadOneIsAnError) {
   for (std::string bad : {"1-0", "x", "0,", "99999", "1;2"}) {
     o.frontend_cores = bad;
     EXPECT_THROW(FakeModelServer{o}, std::runtime_error) << bad;
+  }
+}
+
+
+// Strict readiness: a model that should be serving but failed to load keeps the server unready,
+// says so in the repository index, and stops counting once it is unloaded.
+TEST(ServerReadinessTest, AModelThatFailedToLoadKeepsTheServerUnready) {
+  FakeServerOptions o;
+  o.models = {"tiny", "spare"};
+  o.engine.fail_load = [](const ModelConfig& c) { return c.name == "spare"; };
+  o.grpc_port = 0;
+  FakeModelServer server(o);
+  ASSERT_EQ(server.server().load_failures().size(), 1u);
+  HttpClient http(server.port());
+  ClientResponse ready = http.Get("/v2/health/ready");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_NE(ready.body.find("model 'spare' failed to load"), std::string::npos) << ready.body;
+  EXPECT_EQ(http.Get("/v2/health/live").status, 200);
+  EXPECT_EQ(http.Get("/v2/models/tiny/ready").status, 200);  // the others serve meanwhile
+  EXPECT_FALSE(server.server().service().ready());            // what gRPC ServerReady answers
+
+  ClientResponse index = http.Post("/v2/repository/index", "{}");
+  ASSERT_EQ(index.status, 200);
+  json entries = json::parse(index.body);
+  bool listed = false;
+  for (const auto& e : entries) {
+    if (e["name"] != "spare") continue;
+    listed = true;
+    EXPECT_EQ(e["state"], "UNAVAILABLE");
+    EXPECT_NE(e["reason"].get<std::string>().find("spare"), std::string::npos) << e;
+  }
+  EXPECT_TRUE(listed) << index.body;
+
+  // A load of a name the repository does not hold is a client's mistake, not a failed model.
+  EXPECT_EQ(http.Post("/v2/repository/models/nope/load", "{}").status, 404);
+  EXPECT_EQ(http.Get("/v2/health/ready").status, 503);
+  // The operator gives up on the model: ready again.
+  EXPECT_EQ(http.Post("/v2/repository/models/spare/unload", "{}").status, 200);
+  EXPECT_EQ(http.Get("/v2/health/ready").status, 200);
+  EXPECT_TRUE(server.server().service().ready());
+}
+
+TEST(ServerReadinessTest, AFailedLoadThroughTheRepositoryAlsoCountsUntilItLoads) {
+  auto fail = std::make_shared<std::atomic<bool>>(true);
+  FakeServerOptions o;
+  o.engine.fail_load = [fail](const ModelConfig& c) { return c.name == "spare" && fail->load(); };
+  FakeModelServer server(o);
+  HttpClient http(server.port());
+  EXPECT_EQ(http.Get("/v2/health/ready").status, 200);
+  EXPECT_EQ(http.Post("/v2/repository/models/spare/load", "{}").status / 100, 5);
+  EXPECT_EQ(http.Get("/v2/health/ready").status, 503);
+  fail->store(false);
+  EXPECT_EQ(http.Post("/v2/repository/models/spare/load", "{}").status, 200);
+  EXPECT_EQ(http.Get("/v2/health/ready").status, 200);
+}
+
+TEST(ServerStartTest, AMissingRepositoryOrAModelNotInItStopsTheStart) {
+  ServerOptions so;
+  so.model_repository = "/nonexistent/batchwise-repository";
+  so.http.port = 0;
+  so.grpc.port = -1;
+  so.metrics.port = -1;
+  so.profiles_dir = "";
+  auto missing = Server::Create(so, SystemClock(), FakeEngineFactory().AsFactory(),
+                                {CpuProcessor("cpu:0", {0})});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("is not a folder"), std::string::npos)
+      << missing.status().ToString();
+
+  FakeServerOptions o;
+  o.models = {"tiny", "tinny"};
+  try {
+    FakeModelServer server(o);
+    ADD_FAILURE() << "a server started with a model the repository does not hold";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("'tinny' is not a model of the repository"),
+              std::string::npos)
+        << e.what();
   }
 }
 

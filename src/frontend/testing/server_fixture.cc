@@ -40,7 +40,7 @@ FakeModelServer::FakeModelServer(FakeServerOptions o)
     : repository_(TempRepository()), factory_(o.engine) {
   ServerOptions so;
   so.model_repository = repository_;
-  so.models = {"tiny"};
+  so.models = o.models;
   so.http.port = 0;
   so.http.threads = o.http_threads;
   so.http.max_body_bytes = o.max_body_bytes;

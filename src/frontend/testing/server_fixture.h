@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "frontend/server.h"
 #include "serving/testing/fake_engine.h"
@@ -34,6 +35,8 @@ struct FakeServerOptions {
   // CPU processors cpu:0 (core 0) .. cpu:N-1 (core N-1); frontend_cores as in ServerOptions.
   int cpu_processors = 2;
   std::string frontend_cores = "auto";
+  // Models loaded at start (ServerOptions::models).
+  std::vector<std::string> models = {"tiny"};
 };
 
 // Repository: "tiny" (x FP32 [-1,4] -> y FP32 [-1,2], max batch 8; loaded) and "spare" (same

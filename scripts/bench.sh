@@ -18,6 +18,8 @@
 #   overload-resnet50  ResNet-50 under 200 closed-loop clients, HTTP and gRPC: refusals and the
 #                      admitted p99 (bench/overload.sh)
 #   placement          least-workload vs all-on-fastest vs round-robin, two simulated fleets
+#   placement-optimum  least-workload (one at a time, heaviest first, fleet plan) against the
+#                      brute-force optimum on 200 random simulated fleets (bench/placement_optimum)
 #   loadgen            the load generator's capacity against a trivial model
 # Results go to bench-out/<date>-<commit>/<scenario>.txt (and the policy runs' JSON and plots).
 # Environment: BUILD (build dir, default build), BUILD_TYPE (default Release).
@@ -32,7 +34,7 @@ out=bench-out/$(date -u +%Y%m%d-%H%M)-$(git rev-parse --short HEAD)
 mkdir -p "$out"
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=(serving policies-sim policies-mlp policies-mlp-grpc policies-resnet18 shapes-mlp
-  shapes-mlp-grpc shapes-resnet18 shapes-resnet18-grpc overload-resnet50 placement loadgen)
+  shapes-mlp-grpc shapes-resnet18 shapes-resnet18-grpc overload-resnet50 placement placement-optimum loadgen)
 
 run() {  # run <scenario>
   case "$1" in
@@ -57,6 +59,7 @@ run() {  # run <scenario>
       BUILD=$build PROTOCOL=grpc bench/load_shapes.sh resnet18 "$out"/shapes-resnet18-grpc ;;
     overload-resnet50) BUILD=$build bench/overload.sh "$out"/overload-resnet50 ;;
     placement) "$build"/bench/placement_bench --seconds 10 ;;
+    placement-optimum) "$build"/bench/placement_optimum --verify-scheduler 50 ;;
     loadgen)
       for i in 1 2 3; do
         "$build"/bench/loadgen_capacity --rates 12000,24000,32000,40000,48000 --duration-s 4

@@ -47,31 +47,70 @@ std::string Exclusion(const ModelRequirements& m, const ProcessorView& p, const 
   return "";
 }
 
-// Strict weak order: lower workload, then higher performance, then smaller id.
+// Strict weak order: one that fits the model's rate, then (neither fits) more spare samples/s,
+// then lower workload, then higher performance, then smaller id. Without a rate all fit.
 bool Better(const CandidateScore& a, const CandidateScore& b) {
+  if (a.fits != b.fits) return a.fits;
+  if (!a.fits && std::abs(a.spare_per_s - b.spare_per_s) > kTieEpsilon) {
+    return a.spare_per_s > b.spare_per_s;
+  }
   if (std::abs(a.workload - b.workload) > kTieEpsilon) return a.workload < b.workload;
   if (std::abs(a.performance - b.performance) > kTieEpsilon) return a.performance > b.performance;
   return a.processor_id < b.processor_id;
 }
 
+// `p` as it would be with `m` on it, for the look-ahead: the model's own expected rate / P on top
+// of the utilisation it has now. Unchanged when the model brings no rate or P is unknown.
+ProcessorView WithModel(const ProcessorView& p, const ModelRequirements& m) {
+  ProcessorView after = p;
+  if (m.expected_rate_per_s > 0 && p.performance > 0) {
+    after.reserved_utilization =
+        std::max(p.utilization, p.reserved_utilization) + m.expected_rate_per_s / p.performance;
+  }
+  return after;
+}
+
+// The utilisation and workload recorded are those the choice used (after the model, with a rate).
 CandidateScore Score(const ModelRequirements& m, const ProcessorView& p, double max_perf,
                      const WorkloadWeights& w) {
+  const ProcessorView after = WithModel(p, m);
   CandidateScore c;
   c.processor_id = p.id;
-  c.utilization = std::max(p.utilization, p.reserved_utilization);
+  c.utilization = std::max(after.utilization, after.reserved_utilization);
   c.memory_utilization = p.memory_utilization;
   c.performance = p.performance;
-  c.workload = Workload(p, max_perf, w);
+  c.workload = Workload(after, max_perf, w);
+  const double u_now = std::clamp(std::max(p.utilization, p.reserved_utilization), 0.0, 1.0);
+  c.spare_per_s = p.performance * (1 - u_now);
+  c.fits = m.expected_rate_per_s <= 0 || c.utilization <= 1 + kTieEpsilon;
   c.engine = PickEngine(m, p);
   c.excluded = Exclusion(m, p, c.engine);
   return c;
 }
 
-std::string Explain(const CandidateScore& best, size_t eligible) {
+std::string Explain(const CandidateScore& best, size_t eligible, double rate) {
   std::ostringstream s;
   s.precision(4);
-  s << "least workload " << best.workload << " of " << eligible << " eligible processor(s)";
+  if (!best.fits) {
+    s << "no processor can absorb its expected " << rate << " samples/s; most spare ("
+      << best.spare_per_s << " samples/s)";
+  } else {
+    s << "least workload " << best.workload;
+    if (rate > 0) s << " after booking its expected " << rate << " samples/s";
+  }
+  s << " of " << eligible << " eligible processor(s)";
   return s.str();
+}
+
+// What the scheduler books when it starts an instance of `m` on `p`.
+void Book(ProcessorView& p, const ModelRequirements& m) {
+  ++p.instances;
+  if (p.performance > 0) p.reserved_utilization += m.expected_rate_per_s / p.performance;
+  if (p.memory_utilization < 1) {
+    const double total = static_cast<double>(p.memory_free_bytes) / (1 - p.memory_utilization);
+    p.memory_utilization += total > 0 ? static_cast<double>(m.memory_bytes) / total : 0;
+  }
+  p.memory_free_bytes -= std::min(p.memory_free_bytes, m.memory_bytes);
 }
 
 }  // namespace
@@ -136,12 +175,31 @@ PlacementDecision Placer::Place(const ModelRequirements& model,
   if (best != nullptr) {
     d.chosen = best->processor_id;
     d.engine = best->engine;
-    d.reason = Explain(*best, eligible);
+    d.reason = Explain(*best, eligible, model.expected_rate_per_s);
   } else {
     d.reason = processors.empty() ? "no processors" : "no processor can take the model";
   }
   Record(d);
   return d;
+}
+
+PlacementPlan Placer::PlanPlacement(std::span<const ModelRequirements> models,
+                                    std::vector<ProcessorView> processors) {
+  std::vector<size_t> order(models.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return models[a].expected_rate_per_s > models[b].expected_rate_per_s;
+  });
+  PlacementPlan plan;
+  plan.chosen.resize(models.size());
+  for (size_t i : order) {
+    plan.decisions.push_back(Place(models[i], processors));
+    plan.chosen[i] = plan.decisions.back().chosen;
+    for (auto& p : processors) {
+      if (p.id == plan.chosen[i]) Book(p, models[i]);
+    }
+  }
+  return plan;
 }
 
 std::vector<PlacementDecision> Placer::Decisions(const std::string& model) const {

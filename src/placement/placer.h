@@ -45,6 +45,10 @@ struct ModelRequirements {
   std::vector<std::string> engines;  // engines the model has files for, in order of preference
   std::vector<std::string> allowed_kinds;  // processor kinds the config permits; empty: any
   std::vector<std::string> excluded_processors;  // processor ids never to use (e.g. its own)
+  // Reference-model samples/s the model is expected to bring (LoadOptions::expected_rate_per_s).
+  // When > 0 the choice looks one placement ahead (see Placer::Place); 0 scores each processor
+  // as it is now.
+  double expected_rate_per_s = 0;
 };
 
 // workload_p = w_u*u_p + w_m*m_p + w_c*(1 - P_p / max_q P_q)   (DESIGN.md §1)
@@ -63,6 +67,10 @@ struct CandidateScore {
   double workload = 0;
   std::string engine;    // the engine that would run the model there
   std::string excluded;  // empty when eligible; otherwise why not
+  // Look-ahead (the model has an expected rate): whether the processor can absorb it (u after
+  // the model <= 1), and the reference-model samples/s it has spare now, P * (1 - u).
+  bool fits = true;
+  double spare_per_s = 0;
   bool eligible() const { return excluded.empty(); }
 };
 
@@ -75,6 +83,12 @@ struct PlacementDecision {
   double max_performance = 0;
   std::vector<CandidateScore> candidates;
   nlohmann::json ToJson() const;
+};
+
+// Where PlanPlacement put each model, and the decisions that put it there.
+struct PlacementPlan {
+  std::vector<std::string> chosen;           // per model, in the order given; "" when none fits
+  std::vector<PlacementDecision> decisions;  // in placement order
 };
 
 // The workload score of one processor (no eligibility checks).
@@ -94,7 +108,18 @@ class Placer {
   // Picks the least-workload eligible processor. Ties (within 1e-9) go to the higher performance,
   // then to the smaller id, so the same inputs always give the same answer. The decision is
   // recorded even when no processor qualifies (then `chosen` is empty and `reason` says why).
+  // With `model.expected_rate_per_s` > 0 the choice looks one placement ahead: each processor is
+  // scored as it would be with the model's rate / P booked on top of its u; processors that can
+  // absorb the rate (u after <= 1) come first, least workload after wins among them; when none
+  // can, the one with the most spare samples/s, P * (1 - u), wins (the most of the model served).
   PlacementDecision Place(const ModelRequirements& model, std::span<const ProcessorView> processors);
+
+  // Places several models at once (a fleet-level pass): the largest expected rate first (ties keep
+  // the given order), each by Place() with its look-ahead, and each choice booked on the views the
+  // way the scheduler books an instance (one more instance, rate / P more reserved utilisation, its
+  // footprint off the free memory) before the next model is placed. Every decision is recorded.
+  PlacementPlan PlanPlacement(std::span<const ModelRequirements> models,
+                              std::vector<ProcessorView> processors);
 
   // Recorded decisions, oldest first; `model` empty for all.
   std::vector<PlacementDecision> Decisions(const std::string& model = "") const;

@@ -109,6 +109,80 @@ TEST_F(PlacerTest, DecisionsAreRecordedAndQueryable) {
   EXPECT_GT(j["at_ns"].get<int64_t>(), placer_->Decisions()[0].ToJson()["at_ns"].get<int64_t>());
 }
 
+ModelRequirements WithRate(std::string name, double rate) {
+  ModelRequirements m = Model(1ull << 30);
+  m.name = std::move(name);
+  m.engines = {"simulated"};
+  m.expected_rate_per_s = rate;
+  return m;
+}
+
+ProcessorView Gpu(std::string id, double perf, int max_instances, double reserved = 0) {
+  ProcessorView p = Proc(std::move(id), "gpu", 0, 0, perf, {"simulated"});
+  p.max_instances = max_instances;
+  p.reserved_utilization = reserved;
+  p.memory_free_bytes = 80 * kGiB;
+  return p;
+}
+
+TEST_F(PlacerTest, LookAheadKeepsAModelWhereItsRateFits) {
+  // The H200 already carries 3558/7547: now it scores worse than an idle V100, but the model's
+  // 3321 samples/s fit only on the H200 (the V100 serves 2045).
+  std::vector<ProcessorView> ps = {Gpu("sim:h200", 7547, 2, 3558.0 / 7547),
+                                   Gpu("sim:v100", 2045, 1)};
+  ps[0].instances = 1;
+  EXPECT_EQ(placer_->Place(WithRate("m", 0), ps).chosen, "sim:v100");  // no rate: as it is now
+  PlacementDecision d = placer_->Place(WithRate("m", 3321), ps);
+  EXPECT_EQ(d.chosen, "sim:h200");
+  EXPECT_TRUE(d.candidates[0].fits);
+  EXPECT_FALSE(d.candidates[1].fits);
+  EXPECT_NE(d.reason.find("after booking its expected 3321"), std::string::npos);
+}
+
+TEST_F(PlacerTest, LookAheadSendsAnOverflowToTheMostSpareCapacity) {
+  // The H200 is saturated, so a model that fits nowhere goes where most of it is served (the
+  // A100's 2858 spare), not to the fastest processor.
+  std::vector<ProcessorView> ps = {Gpu("sim:h200", 7547, 2, 1.6), Gpu("sim:a100", 2858, 1),
+                                   Gpu("sim:t4", 1280, 1)};
+  ps[0].instances = 1;
+  PlacementDecision d = placer_->Place(WithRate("m", 5638), ps);
+  EXPECT_EQ(d.chosen, "sim:a100");
+  EXPECT_DOUBLE_EQ(d.candidates[1].spare_per_s, 2858);
+  EXPECT_NE(d.reason.find("most spare"), std::string::npos);
+}
+
+TEST_F(PlacerTest, PlanPlacesTheHeaviestFirstAndBooksEachChoice) {
+  // One slot each: given light first, the heavy model still gets the A100. The plan reports the
+  // choices in the given order and the decisions in placement order.
+  std::vector<ProcessorView> ps = {Gpu("sim:a100", 2858, 1), Gpu("sim:t4", 1280, 1)};
+  std::vector<ModelRequirements> models = {WithRate("light", 300), WithRate("heavy", 2500),
+                                           WithRate("extra", 100)};
+  PlacementPlan plan = placer_->PlanPlacement(models, ps);
+  ASSERT_EQ(plan.chosen.size(), 3u);
+  EXPECT_EQ(plan.chosen[0], "sim:t4");
+  EXPECT_EQ(plan.chosen[1], "sim:a100");
+  EXPECT_EQ(plan.chosen[2], "");  // both slots taken
+  ASSERT_EQ(plan.decisions.size(), 3u);
+  EXPECT_EQ(plan.decisions[0].model, "heavy");
+  EXPECT_FALSE(plan.decisions[2].candidates[0].eligible());  // its one instance is booked
+  EXPECT_EQ(placer_->Decisions().size(), 3u);
+}
+
+TEST_F(PlacerTest, PlanBooksRateAndMemoryOnSharedProcessors) {
+  // Two instances fit on the fast processor; the second model's look-ahead sees the first's rate
+  // and footprint there, so a third that would overload it goes to the idle slow one.
+  std::vector<ProcessorView> ps = {Gpu("fast", 7000, 3), Gpu("slow", 2000, 3)};
+  ps[0].memory_free_bytes = 3 * kGiB;
+  std::vector<ModelRequirements> models = {WithRate("a", 4000), WithRate("b", 2500),
+                                           WithRate("c", 1000)};
+  PlacementPlan plan = placer_->PlanPlacement(models, ps);
+  EXPECT_EQ(plan.chosen, (std::vector<std::string>{"fast", "fast", "slow"}));
+  const CandidateScore& fast_for_c = plan.decisions[2].candidates[0];
+  EXPECT_NEAR(fast_for_c.utilization, (4000.0 + 2500 + 1000) / 7000, 1e-9);
+  EXPECT_NEAR(fast_for_c.memory_utilization, 2.0 / 3, 1e-9);
+  EXPECT_FALSE(fast_for_c.fits);
+}
+
 TEST(PlacerCreateTest, RejectsBadWeights) {
   FakeClock clock;
   Placer::Options o;

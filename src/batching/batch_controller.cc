@@ -26,6 +26,15 @@ class ControllerBase : public BatchController {
   int NextBatchSize() const override { return state_.batch_size; }
   ControllerState State() const override { return state_; }
 
+  // Takes `from`'s size (clamped) and counters (CreateBatchController's `resume`).
+  virtual void Resume(const ControllerState& from) {
+    state_.batch_size = std::clamp(from.batch_size, opts_.min_batch_size, opts_.max_batch_size);
+    state_.batches = from.batches;
+    state_.size_changes = from.size_changes;
+    state_.direction_changes = from.direction_changes;
+    state_.last_decision = state_.last_change = ControllerReason::kResumed;
+  }
+
  protected:
   int size() const { return state_.batch_size; }
   Duration target() const { return std::chrono::microseconds(opts_.latency_target_micros); }
@@ -152,6 +161,23 @@ class TrendController final : public ControllerBase {
         compute_sum_ms_(options.max_batch_size + 1, 0.0),
         compute_sq_sum_ms_(options.max_batch_size + 1, 0.0) {
     window_.reserve(options.trend.window);
+  }
+
+  ControllerState State() const override {
+    ControllerState s = state_;
+    s.recent_sizes.assign(window_.begin(), window_.end());
+    return s;
+  }
+
+  // Also takes `from`'s window of recent sizes (its last n, clamped into [min, max]) and tests it,
+  // so the trend gating carries on where it was.
+  void Resume(const ControllerState& from) override {
+    ControllerBase::Resume(from);
+    const size_t n = std::min(from.recent_sizes.size(), static_cast<size_t>(opts_.trend.window));
+    for (size_t i = from.recent_sizes.size() - n; i < from.recent_sizes.size(); ++i) {
+      PushWindow(std::clamp(from.recent_sizes[i], opts_.min_batch_size, opts_.max_batch_size));
+    }
+    Test();
   }
 
   void OnBatchDone(const BatchObservation& obs) override {
@@ -473,6 +499,8 @@ std::string_view ControllerReasonName(ControllerReason reason) {
       return "reopen_throughput";
     case ControllerReason::kReopenBacklog:
       return "reopen_backlog";
+    case ControllerReason::kResumed:
+      return "resumed";
   }
   return "unknown";
 }
@@ -514,21 +542,38 @@ Status ControllerOptions::Validate() const {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<BatchController>> CreateBatchController(const ControllerOptions& options) {
-  BW_RETURN_IF_ERROR(options.Validate());
+namespace {
+
+Result<std::unique_ptr<ControllerBase>> NewController(const ControllerOptions& options) {
   switch (options.policy) {
     case BatchPolicy::kFixed:
-      return std::unique_ptr<BatchController>(
+      return std::unique_ptr<ControllerBase>(
           std::make_unique<StaticController>(options, options.fixed.batch_size));
     case BatchPolicy::kQueueDelay:
-      return std::unique_ptr<BatchController>(
+      return std::unique_ptr<ControllerBase>(
           std::make_unique<StaticController>(options, options.max_batch_size));
     case BatchPolicy::kAimd:
-      return std::unique_ptr<BatchController>(std::make_unique<AimdController>(options));
+      return std::unique_ptr<ControllerBase>(std::make_unique<AimdController>(options));
     case BatchPolicy::kTrend:
-      return std::unique_ptr<BatchController>(std::make_unique<TrendController>(options));
+      return std::unique_ptr<ControllerBase>(std::make_unique<TrendController>(options));
   }
   return InvalidArgument("unknown batch policy");
+}
+
+bool IsAdaptive(BatchPolicy policy) {
+  return policy == BatchPolicy::kAimd || policy == BatchPolicy::kTrend;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BatchController>> CreateBatchController(const ControllerOptions& options,
+                                                               const ControllerState* resume) {
+  BW_RETURN_IF_ERROR(options.Validate());
+  BW_ASSIGN_OR_RETURN(std::unique_ptr<ControllerBase> controller, NewController(options));
+  if (resume != nullptr && resume->policy == options.policy && IsAdaptive(options.policy)) {
+    controller->Resume(*resume);
+  }
+  return std::unique_ptr<BatchController>(std::move(controller));
 }
 
 }  // namespace batchwise

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "batching/mann_kendall.h"
 #include "common/clock.h"
@@ -125,6 +126,7 @@ enum class ControllerReason {
   kReopenLatencyFell,        // trend: it fell by more than reopen_latency_shift
   kReopenThroughput,         // trend: throughput fell below the requirement
   kReopenBacklog,            // trend: a full batch stayed queued behind several batches in a row
+  kResumed,                  // started from another controller's state (a moved instance)
 };
 std::string_view ControllerReasonName(ControllerReason reason);
 
@@ -142,6 +144,7 @@ struct ControllerState {
   double last_latency_ms = 0;          // end to end (the signal)
   double last_compute_ms = 0;          // of the same batch
   double last_throughput_per_s = 0;    // its samples / compute seconds
+  std::vector<int> recent_sizes;       // trend: the window of the last n sizes, oldest first
 };
 
 class BatchController {
@@ -156,6 +159,16 @@ class BatchController {
 };
 
 // Validates `options` and builds the controller of options.policy.
-Result<std::unique_ptr<BatchController>> CreateBatchController(const ControllerOptions& options);
+//
+// With `resume` (the State() of a controller of the same policy, e.g. the instance a re-placement
+// replaces), the adaptive policies start where that one stood instead of at initial_batch_size:
+// its batch size (clamped into [min, max]), its counters and, for trend, its window of recent
+// sizes, so the trend and the step direction carry on. What describes the old hardware is not
+// taken — the per-size latencies, the latency predictor, the settled flag and the latency it
+// settled at: a trend controller whose window shows no trend settles again on its first batch on
+// the new hardware that keeps the target. A `resume` of another policy is ignored; the static
+// policies ignore it too (their size comes from the options).
+Result<std::unique_ptr<BatchController>> CreateBatchController(
+    const ControllerOptions& options, const ControllerState* resume = nullptr);
 
 }  // namespace batchwise

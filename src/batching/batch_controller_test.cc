@@ -302,3 +302,66 @@ TEST(TrendControllerTest, FailedBatchesTeachNothing) {
 
 }  // namespace
 }  // namespace batchwise
+
+namespace batchwise {
+namespace {
+
+// A moved instance's controller resumes its predecessor's: size, counters and (trend) the window
+// of recent sizes, so the trend test sees the same history; then it carries on from there.
+TEST(BatchControllerResumeTest, TrendResumesSizeCountersAndWindow) {
+  auto old = Make(Options(BatchPolicy::kTrend));
+  for (int i = 0; i < 5; ++i) Feed(*old, 5'000);  // climbing: 1, 3, 5, 7, 9 → 11
+  const ControllerState s = old->State();
+  ASSERT_EQ(s.recent_sizes, (std::vector<int>{1, 3, 5, 7, 9}));
+  auto c = CreateBatchController(Options(BatchPolicy::kTrend), &s);
+  ASSERT_TRUE(c.ok()) << c.status();
+  const ControllerState r = (*c)->State();
+  EXPECT_EQ(r.batch_size, s.batch_size);
+  EXPECT_EQ(r.recent_sizes, s.recent_sizes);
+  EXPECT_EQ(r.trend.z, s.trend.z);
+  EXPECT_EQ(r.batches, s.batches);
+  EXPECT_EQ(r.size_changes, s.size_changes);
+  EXPECT_EQ(r.last_decision, ControllerReason::kResumed);
+  EXPECT_EQ(ControllerReasonName(r.last_decision), "resumed");
+  // It goes on as the old one would have.
+  Feed(*old, 5'000);
+  Feed(**c, 5'000);
+  EXPECT_EQ((*c)->NextBatchSize(), old->NextBatchSize());
+  EXPECT_EQ((*c)->State().recent_sizes, old->State().recent_sizes);
+}
+
+TEST(BatchControllerResumeTest, ClampsIntoTheNewBoundsAndKeepsOnlyTheLastWindow) {
+  ControllerState s;
+  s.policy = BatchPolicy::kTrend;
+  s.batch_size = 40;
+  for (int i = 1; i <= 12; ++i) s.recent_sizes.push_back(i * 4);
+  auto c = CreateBatchController(Options(BatchPolicy::kTrend), &s);  // max 32, window 8
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ((*c)->NextBatchSize(), 32);
+  EXPECT_EQ((*c)->State().recent_sizes, (std::vector<int>{20, 24, 28, 32, 32, 32, 32, 32}));
+}
+
+TEST(BatchControllerResumeTest, AimdResumesItsSize) {
+  ControllerState s;
+  s.policy = BatchPolicy::kAimd;
+  s.batch_size = 9;
+  auto c = CreateBatchController(Options(BatchPolicy::kAimd), &s);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ((*c)->NextBatchSize(), 9);
+}
+
+TEST(BatchControllerResumeTest, AnotherPolicysStateOrAStaticPolicyStartsFresh) {
+  ControllerState s;
+  s.policy = BatchPolicy::kAimd;
+  s.batch_size = 9;
+  auto trend = CreateBatchController(Options(BatchPolicy::kTrend), &s);
+  ASSERT_TRUE(trend.ok());
+  EXPECT_EQ((*trend)->NextBatchSize(), 1);
+  s.policy = BatchPolicy::kFixed;
+  auto fixed = CreateBatchController(Options(BatchPolicy::kFixed), &s);
+  ASSERT_TRUE(fixed.ok());
+  EXPECT_EQ((*fixed)->NextBatchSize(), Options(BatchPolicy::kFixed).fixed.batch_size);
+}
+
+}  // namespace
+}  // namespace batchwise

@@ -32,7 +32,8 @@ Result<std::unique_ptr<Batcher>> Batcher::Create(const BatcherOptions& options, 
                                                  std::unique_ptr<LatencyPredictor> predictor) {
   BW_RETURN_IF_ERROR(options.Validate());
   if (!batch_fn) return InvalidArgument("batch_fn is required");
-  BW_ASSIGN_OR_RETURN(auto controller, CreateBatchController(options.controller));
+  const ControllerState* resume = options.resume_controller ? &*options.resume_controller : nullptr;
+  BW_ASSIGN_OR_RETURN(auto controller, CreateBatchController(options.controller, resume));
   if (!predictor) predictor = NewEwmaPredictor(options.controller.max_batch_size);
   return std::unique_ptr<Batcher>(new Batcher(options, clock, std::move(batch_fn),
                                               std::move(controller), std::move(predictor)));

@@ -128,6 +128,10 @@ struct BatcherOptions {
   // A request not dispatched this long after Schedule() completes with DEADLINE_EXCEEDED, unless
   // its task sets its own timeout. 0 = no default timeout. Microseconds.
   int64_t default_timeout_micros = 0;
+  // Not configuration (no config key sets it): a controller's state to start from instead of
+  // controller.initial_batch_size — a moved instance's batcher resumes its predecessor's
+  // (CreateBatchController's `resume`). Empty: a fresh start.
+  std::optional<ControllerState> resume_controller;
 
   Status Validate() const;
 };

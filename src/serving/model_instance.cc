@@ -23,19 +23,24 @@ Result<std::unique_ptr<ModelInstance>> ModelInstance::Create(const Options& opti
   if (engine == nullptr) return InvalidArgument("model instance needs an engine");
   if (stats == nullptr) return InvalidArgument("model instance needs stats");
   if (options.warmup_batches < 0) return InvalidArgument("warmup_batches must be >= 0");
+  if (options.busy_window <= Duration::zero()) return InvalidArgument("busy_window must be > 0");
   std::unique_ptr<ModelInstance> instance(
       new ModelInstance(options, std::move(engine), stats, clock));
   BW_RETURN_IF_ERROR(instance->Warmup());
   ModelInstance* self = instance.get();
   BW_ASSIGN_OR_RETURN(
       instance->batcher_,
-      Batcher::Create(options.batching, clock, [self](Batch& b) { return self->RunBatch(b); }));
+      Batcher::Create(options.batching, clock, [self](Batch& b) { return self->TimedBatch(b); }));
   return instance;
 }
 
 ModelInstance::ModelInstance(const Options& options, std::unique_ptr<Engine> engine,
                              ModelStats* stats, Clock& clock)
-    : options_(options), engine_(std::move(engine)), stats_(stats), clock_(clock) {}
+    : options_(options),
+      engine_(std::move(engine)),
+      stats_(stats),
+      clock_(clock),
+      busy_(clock.Now(), options.busy_window) {}
 
 ModelInstance::~ModelInstance() { batcher_.reset(); }
 
@@ -78,6 +83,13 @@ void ModelInstance::Drain() {
   std::unique_lock<std::mutex> l(mu_);
   draining_ = true;
   drained_.wait(l, [this] { return in_flight_requests_ == 0; });
+}
+
+Status ModelInstance::TimedBatch(Batch& batch) {
+  const TimePoint start = clock_.Now();
+  Status s = RunBatch(batch);
+  busy_.Add(start, clock_.Now());
+  return s;
 }
 
 Status ModelInstance::RunBatch(Batch& batch) {

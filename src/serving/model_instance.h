@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "common/thread_annotations.h"
+#include "serving/busy_meter.h"
 #include "serving/inference.h"
 #include "serving/model_stats.h"
 
@@ -46,6 +47,8 @@ class ModelInstance {
     BatcherOptions batching;
     // Batches of one random sample run through the engine before the instance takes traffic.
     int warmup_batches = 2;
+    // Window of busy_fraction(): how far back the instance's batch time counts (> 0).
+    Duration busy_window = std::chrono::seconds(10);
   };
 
   // Warms `engine` up, then starts the batcher. `stats` (shared by the model's instances) and
@@ -68,11 +71,17 @@ class ModelInstance {
   const std::string& processor_id() const { return options_.processor_id; }
   const Engine& engine() const { return *engine_; }
   BatcherState batcher_state() const { return batcher_->State(); }
+  // Share of the last busy_window (or of its life, if shorter) its batches were running: the
+  // compute time of every batch, failed ones included, from dispatch to the BatchFn's return
+  // (BusyMeter). On a processor it has to itself this is its part of the processor's utilisation.
+  double busy_fraction() const { return busy_.BusyFraction(clock_.Now()); }
 
  private:
   ModelInstance(const Options& options, std::unique_ptr<Engine> engine, ModelStats* stats,
                 Clock& clock);
   Status Warmup();
+  // RunBatch, its time counted as busy.
+  Status TimedBatch(Batch& batch);
   Status RunBatch(Batch& batch);
   Status RunEngine(Batch& batch, std::vector<Tensor>& outputs, Duration& input, Duration& infer);
   Status SplitOutputs(Batch& batch, const std::vector<Tensor>& outputs);
@@ -84,6 +93,7 @@ class ModelInstance {
   ModelStats* const stats_;
   Clock& clock_;
 
+  BusyMeter busy_;
   std::atomic<int> in_flight_samples_{0};
   std::atomic<int64_t> completed_{0};
   std::mutex mu_;

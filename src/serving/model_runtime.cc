@@ -291,7 +291,7 @@ std::vector<InstanceInfo> ModelRuntime::Infos() const {
   std::vector<InstanceInfo> out;
   for (const auto& i : instances_) {
     out.push_back({config_.name, i->processor_id(), i->engine().Describe(), i->engine().simulated(),
-                   i->in_flight_samples(), i->completed_requests()});
+                   i->in_flight_samples(), i->completed_requests(), i->busy_fraction()});
   }
   return out;
 }
@@ -301,6 +301,14 @@ std::vector<BatcherState> ModelRuntime::BatcherStates() const {
   std::vector<BatcherState> out;
   for (const auto& i : instances_) out.push_back(i->batcher_state());
   return out;
+}
+
+std::optional<ControllerState> ModelRuntime::ControllerOn(const std::string& processor_id) const {
+  std::lock_guard<std::mutex> l(mu_);
+  for (const auto& i : instances_) {
+    if (i->processor_id() == processor_id) return i->batcher_state().controller;
+  }
+  return std::nullopt;
 }
 
 }  // namespace batchwise

@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <utility>
@@ -34,6 +35,7 @@ struct InstanceInfo {
   bool simulated = false;
   int in_flight_samples = 0;
   int64_t completed_requests = 0;
+  double busy_fraction = 0;  // ModelInstance::busy_fraction()
 };
 
 // The batcher options of `config`: `defaults` with the model's max batch size and latency target,
@@ -97,6 +99,8 @@ class ModelRuntime {
   std::vector<std::string> ProcessorIds() const;
   std::vector<InstanceInfo> Infos() const;
   std::vector<BatcherState> BatcherStates() const;
+  // The controller of the instance Replace(processor_id, ...) would replace; empty if none.
+  std::optional<ControllerState> ControllerOn(const std::string& processor_id) const;
 
  private:
   const ModelConfig config_;

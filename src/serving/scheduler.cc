@@ -54,6 +54,8 @@ json MoveRecord::ToJson() const {
           {"to", to},
           {"from_workload", from_workload},
           {"to_workload", to_workload},
+          {"from_workload_after", from_workload_after},
+          {"to_workload_after", to_workload_after},
           {"done", done},
           {"detail", detail}};
 }
@@ -72,7 +74,8 @@ Result<std::unique_ptr<Scheduler>> Scheduler::Create(const Options& options, Clo
   BW_RETURN_IF_ERROR(options.batching.Validate());
   BW_ASSIGN_OR_RETURN(auto placer,
                       Placer::Create({options.weights, options.decision_history}, &clock));
-  BW_ASSIGN_OR_RETURN(Rebalancer rebalancer, Rebalancer::Create(options.rebalance));
+  BW_ASSIGN_OR_RETURN(Rebalancer rebalancer,
+                      Rebalancer::Create(options.rebalance, options.weights));
   return std::unique_ptr<Scheduler>(new Scheduler(options, clock, std::move(hardware),
                                                   std::move(engine_factory), std::move(placer),
                                                   std::move(rebalancer)));
@@ -257,15 +260,18 @@ Result<std::unique_ptr<Engine>> Scheduler::MakeEngineLocked(ModelRuntime& model,
 }
 
 // Creates, warms and starts an instance where `d` chose, and books it on that processor.
-Result<std::unique_ptr<ModelInstance>> Scheduler::StartInstanceLocked(ModelRuntime& model,
-                                                                      const PlacementDecision& d) {
+Result<std::unique_ptr<ModelInstance>> Scheduler::StartInstanceLocked(
+    ModelRuntime& model, const PlacementDecision& d, std::optional<ControllerState> resume) {
   const Processor& p = *ProcessorById(d.chosen);
   BW_ASSIGN_OR_RETURN(EngineKind kind, ParseEngineKind(d.engine));
   auto engine = MakeEngineLocked(model, p, kind);
   if (!engine.ok()) {
     return engine.status().WithContext("loading '" + model.config().name + "' on " + p.id);
   }
-  ModelInstance::Options o{model.config().name, p.id, model.batching(), options_.warmup_batches};
+  // The busy share is measured over the time an imbalance must last to count (at least 1 s).
+  ModelInstance::Options o{model.config().name, p.id, model.batching(), options_.warmup_batches,
+                           std::max<Duration>(options_.rebalance.sustain, std::chrono::seconds(1))};
+  o.batching.resume_controller = std::move(resume);
   BW_ASSIGN_OR_RETURN(auto instance,
                       ModelInstance::Create(o, std::move(engine).value(), &model.stats(), clock_));
   Occupancy& occ = occupancy_[p.id];
@@ -325,8 +331,16 @@ std::optional<MoveRecord> Scheduler::RebalanceOnce() {
   std::vector<ProcessorView> views = ViewsLocked();
   double max_perf = 0;
   for (const auto& v : views) max_perf = std::max(max_perf, v.performance);
+  std::map<std::string, std::vector<InstanceLoad>> loads;  // by processor
+  for (const InstanceInfo& i : Instances()) {
+    loads[i.processor].push_back({i.model, i.busy_fraction});
+  }
   std::vector<WorkloadSample> samples;
-  for (const auto& v : views) samples.push_back({v.id, Workload(v, max_perf, options_.weights)});
+  for (const auto& v : views) {
+    samples.push_back({v.id, Workload(v, max_perf, options_.weights),
+                       std::clamp(std::max(v.utilization, v.reserved_utilization), 0.0, 1.0),
+                       v.performance, loads[v.id]});
+  }
   std::optional<Rebalancer::Move> move = rebalancer_.Observe(clock_.Now(), samples);
   if (!move) return std::nullopt;
   MoveRecord record = MoveLocked(*move);
@@ -334,26 +348,45 @@ std::optional<MoveRecord> Scheduler::RebalanceOnce() {
   return record;
 }
 
+// Tries the helpful candidates in order of gain; the first that can be placed on `move.to` moves.
+// With none helpful, nothing moves and the record says why (the after-move numbers).
 MoveRecord Scheduler::MoveLocked(const Rebalancer::Move& move) {
-  MoveRecord record{clock_.Now(), "", move.from, move.to, move.from_workload, move.to_workload};
-  std::vector<std::shared_ptr<ModelRuntime>> models;
-  {
-    std::lock_guard<std::mutex> l(models_mu_);
-    for (auto& [name, m] : models_) models.push_back(m);
+  MoveRecord record;
+  record.at = clock_.Now();
+  record.from = move.from;
+  record.to = move.to;
+  record.from_workload = move.from_workload;
+  record.to_workload = move.to_workload;
+  if (move.best) {
+    record.model = move.best->model;
+    record.from_workload_after = move.best->from_workload_after;
+    record.to_workload_after = move.best->to_workload_after;
+  }
+  if (move.helpful.empty()) {
+    record.detail = "not moved: " + move.detail;
+    return record;
   }
   std::string why;
-  for (auto& model : models) {
-    const auto on = model->ProcessorIds();
-    if (std::find(on.begin(), on.end(), move.from) == on.end()) continue;
-    if (TryMoveLocked(*model, move, record)) return record;
-    why += (why.empty() ? "" : "; ") + model->config().name + ": " + record.detail;
+  for (const Rebalancer::Candidate& c : move.helpful) {
+    std::shared_ptr<ModelRuntime> model = Find(c.model);
+    if (model == nullptr) continue;  // unloaded since it was measured
+    if (TryMoveLocked(*model, move, record)) {
+      record.from_workload_after = c.from_workload_after;
+      record.to_workload_after = c.to_workload_after;
+      record.detail += "; " + move.detail;
+      return record;
+    }
+    why += (why.empty() ? "" : "; ") + c.model + ": " + record.detail;
   }
-  record.model.clear();
-  record.detail = why.empty() ? "no instance runs on " + move.from : why;
+  record.model = move.best->model;  // none could be placed: the best is the one to show
+  record.from_workload_after = move.best->from_workload_after;
+  record.to_workload_after = move.best->to_workload_after;
+  record.detail = why.empty() ? "no instance to move runs on " + move.from : why;
   return record;
 }
 
-// Start the new instance, switch traffic to it, then drain and destroy the old one.
+// Start the new instance (its batcher resuming the old one's controller), switch traffic to it,
+// then drain and destroy the old one.
 bool Scheduler::TryMoveLocked(ModelRuntime& model, const Rebalancer::Move& move,
                               MoveRecord& record) {
   record.model = model.config().name;
@@ -366,7 +399,7 @@ bool Scheduler::TryMoveLocked(ModelRuntime& model, const Rebalancer::Move& move,
     }
     return false;
   }
-  auto fresh = StartInstanceLocked(model, d);
+  auto fresh = StartInstanceLocked(model, d, model.ControllerOn(move.from));
   if (!fresh.ok()) {
     record.detail = fresh.status().ToString();
     return false;
@@ -435,7 +468,8 @@ json Scheduler::PlacementsJson(const std::string& model) const {
                          {"engine", i.engine},
                          {"simulated", i.simulated},
                          {"in_flight_samples", i.in_flight_samples},
-                         {"completed_requests", i.completed_requests}});
+                         {"completed_requests", i.completed_requests},
+                         {"busy_fraction", i.busy_fraction}});
   }
   return {{"decisions", decisions}, {"moves", moves}, {"instances", instances}};
 }

@@ -70,11 +70,14 @@ struct LoadOptions {
 // One re-placement the scheduler carried out or gave up on.
 struct MoveRecord {
   TimePoint at{};
-  std::string model;  // empty when nothing could move
+  std::string model;  // the instance moved or considered; empty when none was
   std::string from;
   std::string to;
   double from_workload = 0;
   double to_workload = 0;
+  // The workloads the after-move rule estimated for moving `model` (placement/rebalancer.h).
+  double from_workload_after = 0;
+  double to_workload_after = 0;
   bool done = false;
   std::string detail;  // what happened, or why not
   nlohmann::json ToJson() const;
@@ -135,10 +138,12 @@ class Scheduler {
   // UNAVAILABLE (queue full: retry).
   Status Infer(InferRequest request, InferCallback done);
 
-  // One step of re-placement: feeds every processor's workload to the Rebalancer; when it proposes
-  // a move, moves one instance from the hot processor to the cold one (start and warm the new
-  // instance, switch traffic, drain and destroy the old). Returns the record of a move attempt,
-  // or nullopt when no move was proposed.
+  // One step of re-placement: feeds every processor's workload, and the busy share of each
+  // instance there, to the Rebalancer; when it proposes a move that helps (its after-move rule,
+  // placement/rebalancer.h), moves that instance from the hot processor to the cold one (start
+  // and warm the new instance with the old one's batch controller state, switch traffic, drain
+  // and destroy the old). Returns the record of the proposal — done, or why not (no move helps,
+  // or none could be placed) — or nullopt when nothing was proposed.
   std::optional<MoveRecord> RebalanceOnce();
 
   // --- Views (CLI now, HTTP later) ---
@@ -186,9 +191,10 @@ class Scheduler {
   ProcessorPerformance PerformanceFor(const Processor& p) const;
   const Processor* ProcessorById(const std::string& id) const;
   ModelRequirements RequirementsFor(const ModelRuntime& model) const;
-  Result<std::unique_ptr<ModelInstance>> StartInstanceLocked(ModelRuntime& model,
-                                                             const PlacementDecision& d)
-      REQUIRES(admin_mu_);
+  // `resume`: the controller state the new instance's batcher starts from (a move).
+  Result<std::unique_ptr<ModelInstance>> StartInstanceLocked(
+      ModelRuntime& model, const PlacementDecision& d,
+      std::optional<ControllerState> resume = std::nullopt) REQUIRES(admin_mu_);
   Result<std::unique_ptr<Engine>> MakeEngineLocked(ModelRuntime& model, const Processor& p,
                                                    EngineKind engine) REQUIRES(admin_mu_);
   void RetireLocked(ModelRuntime& model, std::unique_ptr<ModelInstance> instance)

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <thread>
 
 #include "serving/testing/scheduler_harness.h"
@@ -345,6 +347,13 @@ TEST(SchedulerTest, LoadingALoadedModelWithoutReplaceIsAlreadyExists) {
 }
 
 // --- Re-placement ---
+//
+// Re-placement acts on measured load: on these processors the engines take kSampleTime of fake
+// time per sample (Run() advances the clock itself, on the batcher's thread), so an instance is
+// busy exactly its samples × kSampleTime, and each processor's reading FOLLOWS the instances on
+// it: the one holding a busy instance reads busy, the other idle (plus any load that is not ours).
+
+constexpr Duration kSampleTime = std::chrono::milliseconds(10);
 
 Scheduler::Options RebalanceOptions() {
   Scheduler::Options o = ImmediateOptions();
@@ -354,23 +363,174 @@ Scheduler::Options RebalanceOptions() {
   return o;
 }
 
-TEST(SchedulerTest, RePlacesAfterASustainedShift) {
-  Harness h = TwoCpus(RebalanceOptions());
-  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("m")).ok());  // on cpu:0 (tie, smaller id)
-  h.Set("cpu:0", Load(0.95));
-  for (int i = 0; i < 10; ++i) {
-    EXPECT_FALSE(h.scheduler->RebalanceOnce().has_value()) << "moved too early at step " << i;
-    h.clock.Advance(seconds(1));
+// cpu:0 (cores 0, 1) and cpu:1 (cores 2, 3), each allowed `instances` instances.
+std::unique_ptr<Harness> BusyCpus(Scheduler::Options o, int instances = 2) {
+  auto clock = std::make_shared<std::atomic<FakeClock*>>(nullptr);
+  FakeEngineOptions e;
+  e.on_run = [clock](std::span<const Tensor> inputs) {
+    if (FakeClock* c = clock->load()) c->Advance(inputs[0].shape()[0] * kSampleTime);
+  };
+  auto h = std::make_unique<Harness>(
+      std::vector<Processor>{CpuProcessor("cpu:0", {0, 1}), CpuProcessor("cpu:1", {2, 3})},
+      SameProfiles({"cpu:0", "cpu:1"}, 100, instances), o, e);
+  clock->store(&h->clock);
+  return h;
+}
+
+ModelConfig PatientModel(const std::string& name) {  // admission by time never refuses
+  ModelConfig c = TinyModel(name);
+  c.latency_target_ms = 1000;
+  return c;
+}
+
+// Serves `samples` one-sample requests of `model`, up to four at a time.
+void Serve(Harness& h, const std::string& model, int samples) {
+  for (int sent = 0; sent < samples;) {
+    Collector c;
+    int accepted = 0;
+    for (int i = 0; i < std::min(4, samples - sent); ++i) {
+      accepted += h.scheduler->Infer(Request(model, 1), c.Callback()).ok();
+    }
+    c.WaitFor(accepted);
+    sent += accepted;
   }
-  auto move = h.scheduler->RebalanceOnce();  // 10 s of imbalance
+}
+
+// One simulated second: each model of `busy` keeps its instance busy that share of the second,
+// the rest passes idle, then every processor reads `external` plus the shares of the instances
+// on it.
+void PassSecond(Harness& h, const std::map<std::string, double>& busy,
+                std::map<std::string, double> external = {}) {
+  const TimePoint start = h.clock.Now();
+  for (const auto& [model, share] : busy) {
+    Serve(h, model, static_cast<int>(std::lround(share * std::chrono::seconds(1) / kSampleTime)));
+  }
+  h.clock.AdvanceTo(start + seconds(1));
+  std::map<std::string, double> u = std::move(external);
+  for (const InstanceInfo& i : h.scheduler->Instances()) u[i.processor] += busy.at(i.model);
+  for (const char* id : {"cpu:0", "cpu:1"}) h.Set(id, Load(std::min(1.0, u[id])));
+}
+
+int MovesDone(const Scheduler& s) {
+  int done = 0;
+  for (const MoveRecord& m : s.Moves()) done += m.done;
+  return done;
+}
+
+const nlohmann::json& Controller(const nlohmann::json& models, const std::string& name) {
+  for (const auto& m : models) {
+    if (m["name"] == name) return m["batching"][0];
+  }
+  ADD_FAILURE() << "no model " << name;
+  return models;
+}
+
+// The ping-pong this rule exists for: one busy model on its processor, an idle one beside it.
+// Moving it would only make the other processor the hot one, so over ten minutes it never moves,
+// and the move records say why.
+TEST(SchedulerTest, ASingleBusyModelBesideAnIdleProcessorNeverPingPongs) {
+  auto h = BusyCpus(RebalanceOptions());
+  ASSERT_TRUE(h->scheduler->LoadModel(PatientModel("m")).ok());  // cpu:0 (tie, smaller id)
+  for (int s = 0; s < 600; ++s) {
+    PassSecond(*h, {{"m", 0.95}});
+    (void)h->scheduler->RebalanceOnce();
+  }
+  EXPECT_EQ(MovesDone(*h->scheduler), 0);
+  EXPECT_EQ(h->scheduler->Instances("m")[0].processor, "cpu:0");
+  const auto moves = h->scheduler->Moves();
+  ASSERT_FALSE(moves.empty());  // proposed (the gap is there), and found not worth making
+  EXPECT_EQ(moves[0].model, "m");
+  EXPECT_NEAR(moves[0].from_workload_after, moves[0].to_workload, 0.02);  // the mirror image
+  EXPECT_NEAR(moves[0].to_workload_after, moves[0].from_workload, 0.02);
+  EXPECT_NE(moves[0].detail.find("after moving m (busy 0.95), cpu:1 would be at"),
+            std::string::npos)
+      << moves[0].detail;
+  EXPECT_NE(moves[0].detail.find("no gain"), std::string::npos) << moves[0].detail;
+  EXPECT_EQ(h->scheduler->PlacementsJson("m")["moves"][0]["done"], false);
+}
+
+// A real imbalance — two busy models on one processor, an idle one beside it — is corrected with
+// one move, and only one, over ten minutes.
+TEST(SchedulerTest, TwoBusyModelsOnOneProcessorAreSplitOnce) {
+  auto h = BusyCpus(RebalanceOptions());
+  LoadOptions pinned;
+  pinned.processor = "cpu:0";
+  ASSERT_TRUE(h->scheduler->LoadModel(PatientModel("a"), pinned).ok());
+  ASSERT_TRUE(h->scheduler->LoadModel(PatientModel("b"), pinned).ok());
+  std::optional<MoveRecord> move;
+  int moved_at = -1;
+  for (int s = 0; s < 600; ++s) {
+    PassSecond(*h, {{"a", 0.45}, {"b", 0.45}});
+    auto record = h->scheduler->RebalanceOnce();
+    if (record && record->done) {
+      EXPECT_FALSE(move.has_value()) << "moved again at " << s << ": " << record->detail;
+      move = record, moved_at = s;
+    }
+  }
+  ASSERT_TRUE(move.has_value());
+  EXPECT_EQ(moved_at, 10);  // as soon as the imbalance has lasted `sustain`
+  EXPECT_EQ(MovesDone(*h->scheduler), 1);
+  EXPECT_EQ(move->from, "cpu:0");
+  EXPECT_EQ(move->to, "cpu:1");
+  EXPECT_NEAR(move->from_workload_after, move->to_workload_after, 0.02) << move->detail;
+  EXPECT_EQ(h->scheduler->Instances(move->model)[0].processor, "cpu:1");
+  EXPECT_EQ(h->scheduler->Instances(move->model == "a" ? "b" : "a")[0].processor, "cpu:0");
+}
+
+// The moved model's batch controller carries on where it stood (batch size, counters, window of
+// recent sizes), not from batch size 1.
+TEST(SchedulerTest, AMovedInstanceStartsFromItsPredecessorsControllerState) {
+  Scheduler::Options o = RebalanceOptions();
+  o.batching.controller.policy = BatchPolicy::kTrend;
+  o.batching.controller.step_size = 1;
+  auto h = BusyCpus(o);
+  LoadOptions pinned;
+  pinned.processor = "cpu:0";
+  ASSERT_TRUE(h->scheduler->LoadModel(PatientModel("a"), pinned).ok());
+  ASSERT_TRUE(h->scheduler->LoadModel(PatientModel("b"), pinned).ok());
+  std::optional<MoveRecord> move;
+  nlohmann::json before;
+  for (int s = 0; s < 20 && !move; ++s) {
+    PassSecond(*h, {{"a", 0.45}, {"b", 0.45}});
+    before = h->scheduler->ModelsJson();
+    auto record = h->scheduler->RebalanceOnce();
+    if (record && record->done) move = record;
+  }
+  ASSERT_TRUE(move.has_value());
+  const nlohmann::json& old = Controller(before, move->model);
+  const nlohmann::json now = Controller(h->scheduler->ModelsJson(), move->model);
+  EXPECT_GT(old["batch_size"].get<int>(), 1);  // it had learned something
+  EXPECT_EQ(now["batch_size"], old["batch_size"]);
+  EXPECT_EQ(now["size_changes"], old["size_changes"]);
+  EXPECT_EQ(now["direction_changes"], old["direction_changes"]);
+  EXPECT_EQ(now["z"], old["z"]);  // the same window of recent sizes
+  EXPECT_EQ(now["trend"], old["trend"]);
+  EXPECT_EQ(now["last_decision"], "resumed");
+  EXPECT_EQ(now["batches"], 0);  // a new batcher: nothing has run on it yet
+}
+
+// Load that is not ours beside a busy instance: moving the instance takes its share to the idle
+// processor and shrinks the gap by more than the margin.
+TEST(SchedulerTest, RePlacesAfterASustainedShift) {
+  auto h = BusyCpus(RebalanceOptions());
+  ASSERT_TRUE(h->scheduler->LoadModel(PatientModel("m")).ok());  // on cpu:0 (tie, smaller id)
+  for (int i = 0; i < 10; ++i) {
+    PassSecond(*h, {{"m", 0.4}}, {{"cpu:0", 0.5}});
+    EXPECT_FALSE(h->scheduler->RebalanceOnce().has_value()) << "moved too early at step " << i;
+  }
+  PassSecond(*h, {{"m", 0.4}}, {{"cpu:0", 0.5}});
+  auto move = h->scheduler->RebalanceOnce();  // 10 s of imbalance
   ASSERT_TRUE(move.has_value());
   EXPECT_TRUE(move->done) << move->detail;
   EXPECT_EQ(move->model, "m");
   EXPECT_EQ(move->from, "cpu:0");
   EXPECT_EQ(move->to, "cpu:1");
-  EXPECT_EQ(h.scheduler->Instances("m")[0].processor, "cpu:1");
-  EXPECT_EQ(h.scheduler->Moves().size(), 1u);
-  EXPECT_EQ(h.scheduler->PlacementsJson("m")["moves"][0]["to"], "cpu:1");
+  EXPECT_EQ(h->scheduler->Instances("m")[0].processor, "cpu:1");
+  EXPECT_EQ(h->scheduler->Moves().size(), 1u);
+  EXPECT_EQ(h->scheduler->PlacementsJson("m")["moves"][0]["to"], "cpu:1");
+  // Its measured share (about 0.4; the window is cut at slot edges) came off cpu:0's workload.
+  EXPECT_NE(move->detail.find("after moving m (busy "), std::string::npos) << move->detail;
+  EXPECT_LT(move->from_workload_after, move->from_workload - 0.15);
 }
 
 TEST(SchedulerTest, DoesNotMoveAfterASpike) {
@@ -385,25 +545,27 @@ TEST(SchedulerTest, DoesNotMoveAfterASpike) {
 }
 
 TEST(SchedulerTest, AMoveLosesNoRequest) {
-  Harness h = TwoCpus(RebalanceOptions());
-  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("m")).ok());
+  auto h = BusyCpus(RebalanceOptions());
+  ASSERT_TRUE(h->scheduler->LoadModel(PatientModel("m")).ok());
+  for (int i = 0; i < 10; ++i) {
+    PassSecond(*h, {{"m", 0.4}}, {{"cpu:0", 0.5}});
+    ASSERT_FALSE(h->scheduler->RebalanceOnce().has_value());
+  }
+  h->clock.Advance(seconds(1));
   Collector c;
   std::atomic<bool> stop{false};
   std::atomic<int> sent{0}, refused{0};
   std::thread producer([&] {  // closed loop: at most 16 requests outstanding
     for (int i = 0; !stop.load() || i < 200; ++i) {
       if (i >= 16) c.WaitFor(i - 16);
-      Status s = h.scheduler->Infer(Request("m", static_cast<float>(i)), c.Callback());
+      Status s = h->scheduler->Infer(Request("m", static_cast<float>(i)), c.Callback());
       (s.ok() ? sent : refused).fetch_add(1);
     }
   });
-  h.Set("cpu:0", Load(0.95));
-  (void)h.scheduler->RebalanceOnce();
-  h.clock.Advance(seconds(10));
-  auto move = h.scheduler->RebalanceOnce();
+  auto move = h->scheduler->RebalanceOnce();
   stop = true;
   producer.join();
-  ASSERT_TRUE(move.has_value() && move->done);
+  ASSERT_TRUE(move.has_value() && move->done) << (move ? move->detail : "no proposal");
   c.WaitFor(sent.load());
   EXPECT_EQ(refused.load(), 0);
   std::map<std::string, int> served;
@@ -417,36 +579,42 @@ TEST(SchedulerTest, AMoveLosesNoRequest) {
 }
 
 TEST(SchedulerTest, AMoveThatCannotHappenSaysWhy) {
-  Harness h = TwoCpus(RebalanceOptions());
-  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("a")).ok());
-  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("b")).ok());  // cpu:1 full
-  h.Set("cpu:0", Load(0.95));
-  (void)h.scheduler->RebalanceOnce();
-  h.clock.Advance(seconds(10));
-  auto move = h.scheduler->RebalanceOnce();
+  auto h = BusyCpus(RebalanceOptions(), /*instances=*/1);
+  ASSERT_TRUE(h->scheduler->LoadModel(PatientModel("a")).ok());
+  ASSERT_TRUE(h->scheduler->LoadModel(PatientModel("b")).ok());  // cpu:1 full
+  std::optional<MoveRecord> move;
+  for (int i = 0; i < 11; ++i) {
+    PassSecond(*h, {{"a", 0.4}, {"b", 0}}, {{"cpu:0", 0.5}});
+    move = h->scheduler->RebalanceOnce();
+  }
   ASSERT_TRUE(move.has_value());
   EXPECT_FALSE(move->done);
-  EXPECT_NE(move->detail.find("profiled maximum"), std::string::npos) << move->detail;
-  EXPECT_EQ(h.scheduler->Instances("a")[0].processor, "cpu:0");
+  EXPECT_EQ(move->model, "a");
+  EXPECT_NE(move->detail.find("cpu:1 already runs"), std::string::npos) << move->detail;
+  EXPECT_NE(move->detail.find("instance(s)"), std::string::npos) << move->detail;
+  EXPECT_EQ(h->scheduler->Instances("a")[0].processor, "cpu:0");
 }
 
 TEST(SchedulerTest, TheLoopRebalancesOnTheClock) {
   Scheduler::Options o = RebalanceOptions();
   o.rebalance_period_ms = 1000;
-  Harness h = TwoCpus(o);
-  ASSERT_TRUE(h.scheduler->LoadModel(TinyModel("m")).ok());
-  h.Set("cpu:0", Load(0.95));
-  h.scheduler->Start();
-  h.scheduler->monitor()->Stop();  // readings stay as scripted
-  // Each second of fake time, wait (in real time) for the loop to take its step.
-  for (uint64_t step = 1; step <= 12 && h.scheduler->Moves().empty(); ++step) {
-    h.clock.Advance(seconds(1));
-    while (h.scheduler->rebalance_steps() < step) std::this_thread::yield();
+  auto h = BusyCpus(o);
+  ASSERT_TRUE(h->scheduler->LoadModel(PatientModel("m")).ok());
+  h->Set("cpu:0", Load(0.9));  // 0.4 of it the instance's (below), the rest not ours
+  h->scheduler->Start();
+  h->scheduler->monitor()->Stop();  // readings stay as scripted
+  // Each second of fake time (0.4 s of it serving), wait (in real time) for the loop's step.
+  for (uint64_t step = 1; step <= 12 && h->scheduler->Moves().empty(); ++step) {
+    const TimePoint start = h->clock.Now();
+    Serve(*h, "m", 40);
+    h->clock.AdvanceTo(start + seconds(1));
+    while (h->scheduler->rebalance_steps() < step) std::this_thread::yield();
   }
-  EXPECT_EQ(h.scheduler->rebalance_steps(), 11u);  // imbalance seen at 1 s, sustained by 11 s
-  h.scheduler->Stop();
-  ASSERT_EQ(h.scheduler->Moves().size(), 1u);
-  EXPECT_EQ(h.scheduler->Instances("m")[0].processor, "cpu:1");
+  EXPECT_EQ(h->scheduler->rebalance_steps(), 11u);  // imbalance seen at 1 s, sustained by 11 s
+  h->scheduler->Stop();
+  ASSERT_EQ(h->scheduler->Moves().size(), 1u);
+  EXPECT_TRUE(h->scheduler->Moves()[0].done) << h->scheduler->Moves()[0].detail;
+  EXPECT_EQ(h->scheduler->Instances("m")[0].processor, "cpu:1");
 }
 
 TEST(SchedulerTest, ModelsAndProcessorsViews) {

@@ -256,29 +256,7 @@ json TritonTensors(const std::vector<TensorSpec>& specs) {
   return out;
 }
 
-bool KindAllowed(const ModelConfig& c, const std::string& kind) {
-  return c.processor_kinds.empty() || std::find(c.processor_kinds.begin(), c.processor_kinds.end(),
-                                                kind) != c.processor_kinds.end();
-}
-
 }  // namespace
-
-Status LoadWithOvercommit(Scheduler& scheduler, const ModelConfig& config, bool overcommit,
-                          LoadOptions load) {
-  Status s = scheduler.LoadModel(config, load);
-  if (s.ok() || !overcommit || s.code() != StatusCode::kResourceExhausted) return s;
-  const ProcessorView* best = nullptr;
-  const auto views = scheduler.ProcessorViews();
-  for (const auto& v : views) {
-    if (KindAllowed(config, v.kind) && (best == nullptr || v.instances < best->instances))
-      best = &v;
-  }
-  if (best == nullptr) return s;
-  spdlog::warn("{}: {}; overcommitting {} ({} instance(s) already)", config.name, s.message(),
-               best->id, best->instances);
-  load.processor = best->id;
-  return scheduler.LoadModel(config, load);
-}
 
 KServeService::KServeService(Options options, Scheduler& scheduler, ServerMetrics* metrics,
                              Clock& clock)
@@ -632,7 +610,8 @@ Status KServeService::LoadFolder(const std::string& model) {
   } else {
     LoadOptions options;
     options.replace = true;  // a reload: the loaded one serves until the new one is ready
-    s = LoadWithOvercommit(scheduler_, *config, options_.overcommit, options);
+    options.overcommit = options_.overcommit;
+    s = scheduler_.LoadModel(*config, options);
   }
   if (!reload) return s;
   return s.WithContext("reload of '" + model + "' failed, the loaded one keeps serving");

@@ -35,8 +35,8 @@ class KServeService {
     std::string model_repository = "models";
     // Non-empty: repository load and unload need "Authorization: Bearer <admin_token>".
     std::string admin_token;
-    // Repository loads share the processor with the fewest instances when placement finds every
-    // processor at its limit (LoadWithOvercommit; ServerOptions::overcommit).
+    // Loads overcommit the least-workload processor when every one that can run the model is at
+    // its instance limit (LoadOptions::overcommit; ServerOptions::overcommit).
     bool overcommit = true;
     std::string server_version = "0.1.0";
   };
@@ -60,8 +60,8 @@ class KServeService {
   std::string NotReadyReason() const;
 
   // Loads `model` from the repository folder of that name, or reloads it atomically when it is
-  // loaded (the answer of a failed reload says so: the loaded one keeps serving), through
-  // LoadWithOvercommit. Startup and the repository extension both load through it; a failure
+  // loaded (the answer of a failed reload says so: the loaded one keeps serving), with
+  // Options::overcommit. Startup and the repository extension both load through it; a failure
   // that leaves the model unloaded is kept (readiness, the repository index) until the model
   // loads or is unloaded. Blocks for the load.
   Status LoadFromRepository(const std::string& model);
@@ -130,11 +130,5 @@ class KServeService {
   std::map<std::string, std::string> failed_ GUARDED_BY(failed_mu_);  // model -> why not loaded
   std::unique_ptr<AdminQueue> admin_;  // last: joined first
 };
-
-// Loads `config` with `load`; with `overcommit`, when placement refuses (RESOURCE_EXHAUSTED),
-// pins it to the allowed processor with the fewest instances (logged). Startup and the
-// repository's load (which passes load.replace, so a reload is atomic) both load through it.
-Status LoadWithOvercommit(Scheduler& scheduler, const ModelConfig& config, bool overcommit,
-                          LoadOptions load = {});
 
 }  // namespace batchwise

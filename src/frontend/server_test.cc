@@ -176,5 +176,84 @@ TEST(ServerStartTest, AMissingRepositoryOrAModelNotInItStopsTheStart) {
   }
 }
 
+// Placement through the real path: an engine that cannot start on the chosen processor starts on
+// the next one, and the decision record says why the first was passed over.
+TEST(ServerPlacementTest, AnEngineThatFailsOnOneProcessorStartsOnTheNext) {
+  FakeServerOptions o;
+  o.engine.fail_load_on = [](const ModelConfig& c, const std::string& processor) {
+    return c.name == "tiny" && processor == "cpu:0";  // cpu:0 wins the tie (smaller id)
+  };
+  FakeModelServer server(o);
+  EXPECT_TRUE(server.server().load_failures().empty());
+  EXPECT_TRUE(server.server().service().ready());
+  const auto on = server.server().scheduler().Instances("tiny");
+  ASSERT_EQ(on.size(), 1u);
+  EXPECT_EQ(on[0].processor, "cpu:1");
+  const auto decisions = server.server().scheduler().Decisions("tiny");
+  ASSERT_EQ(decisions.size(), 2u);
+  EXPECT_EQ(decisions[0].chosen, "cpu:0");
+  EXPECT_EQ(decisions[1].chosen, "cpu:1");
+  const CandidateScore& passed = decisions[1].candidates[0];
+  EXPECT_EQ(passed.processor_id, "cpu:0");
+  EXPECT_NE(passed.excluded.find("the engine failed to start here"), std::string::npos)
+      << passed.excluded;
+  EXPECT_NE(passed.excluded.find("cannot load 'tiny' on cpu:0"), std::string::npos)
+      << passed.excluded;
+}
+
+TEST(ServerPlacementTest, AnEngineThatFailsEverywhereIsNotLoadedAndSaysWhy) {
+  FakeServerOptions o;
+  o.models = {"tiny", "spare"};
+  o.engine.fail_load_on = [](const ModelConfig& c, const std::string&) {
+    return c.name == "spare";
+  };
+  FakeModelServer server(o);
+  ASSERT_EQ(server.server().load_failures().size(), 1u);
+  const std::string& why = server.server().load_failures()[0];
+  EXPECT_NE(why.find("INTERNAL"), std::string::npos) << why;  // the engine's error, not placement's
+  EXPECT_NE(why.find("no processor could start 'spare' (tried 2)"), std::string::npos) << why;
+  EXPECT_NE(why.find("cannot load 'spare' on cpu:0"), std::string::npos) << why;
+  EXPECT_NE(why.find("cannot load 'spare' on cpu:1"), std::string::npos) << why;
+  // cpu:1 (free); none (cpu:0 at its limit of one per core); cpu:0 overcommitted; none left.
+  const auto decisions = server.server().scheduler().Decisions("spare");
+  ASSERT_EQ(decisions.size(), 4u);
+  EXPECT_EQ(decisions[0].chosen, "cpu:1");
+  EXPECT_EQ(decisions[2].chosen, "cpu:0");
+  EXPECT_TRUE(decisions[3].chosen.empty());
+}
+
+// More models than cores: the one that finds every processor at its limit shares the least busy
+// one, and the records name the limit that was reached.
+TEST(ServerPlacementTest, AModelBeyondTheInstanceLimitOvercommitsAndTheLimitIsNamed) {
+  FakeServerOptions o;
+  o.cpu_processors = 1;
+  o.models = {"tiny", "spare"};
+  {
+    FakeModelServer server(o);
+    EXPECT_TRUE(server.server().load_failures().empty());
+    const auto on = server.server().scheduler().Instances("spare");
+    ASSERT_EQ(on.size(), 1u);
+    EXPECT_EQ(on[0].processor, "cpu:0");
+    const auto decisions = server.server().scheduler().Decisions("spare");
+    ASSERT_EQ(decisions.size(), 2u);
+    EXPECT_TRUE(decisions[0].chosen.empty());
+    EXPECT_NE(decisions[0].candidates[0].excluded.find(
+                  "already runs 1 instance(s), one instance per core of a 1-core partition (1)"),
+              std::string::npos)
+        << decisions[0].candidates[0].excluded;
+    EXPECT_EQ(decisions[1].reason.rfind("every processor that can run it is at its instance "
+                                        "limit: overcommitted; least workload",
+                                        0),
+              0u)
+        << decisions[1].reason;
+  }
+  o.overcommit = false;
+  FakeModelServer strict(o);
+  ASSERT_EQ(strict.server().load_failures().size(), 1u);
+  EXPECT_NE(strict.server().load_failures()[0].find("RESOURCE_EXHAUSTED"), std::string::npos)
+      << strict.server().load_failures()[0];
+  EXPECT_FALSE(strict.server().service().ready());
+}
+
 }  // namespace
 }  // namespace batchwise

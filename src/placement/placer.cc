@@ -33,13 +33,16 @@ std::string PickEngine(const ModelRequirements& m, const ProcessorView& p) {
 // Why `p` cannot take `m`, or "" when it can.
 std::string Exclusion(const ModelRequirements& m, const ProcessorView& p, const std::string& engine) {
   if (Contains(m.excluded_processors, p.id)) return "excluded for this model";
+  if (auto f = m.failed_on.find(p.id); f != m.failed_on.end()) {
+    return "the engine failed to start here: " + f->second;
+  }
   if (!m.allowed_kinds.empty() && !Contains(m.allowed_kinds, p.kind)) {
     return "model config does not allow processor kind '" + p.kind + "'";
   }
   if (engine.empty()) return "no engine for this model runs on this processor";
   if (p.instances >= p.max_instances) {
-    return "already runs its profiled maximum of " + std::to_string(p.max_instances) +
-           " instance(s)";
+    return "already runs " + std::to_string(p.instances) + " instance(s), " +
+           (p.max_instances_source.empty() ? "its limit" : p.max_instances_source);
   }
   if (p.memory_free_bytes < m.memory_bytes) {
     return "free memory " + Bytes(p.memory_free_bytes) + " cannot hold " + Bytes(m.memory_bytes);
@@ -85,6 +88,11 @@ CandidateScore Score(const ModelRequirements& m, const ProcessorView& p, double 
   c.fits = m.expected_rate_per_s <= 0 || c.utilization <= 1 + kTieEpsilon;
   c.engine = PickEngine(m, p);
   c.excluded = Exclusion(m, p, c.engine);
+  if (!c.excluded.empty() && p.instances >= p.max_instances) {
+    ProcessorView lifted = p;
+    lifted.max_instances = p.instances + 1;
+    c.at_instance_limit = Exclusion(m, lifted, c.engine).empty();
+  }
   return c;
 }
 
@@ -176,6 +184,7 @@ PlacementDecision Placer::Place(const ModelRequirements& model,
     d.chosen = best->processor_id;
     d.engine = best->engine;
     d.reason = Explain(*best, eligible, model.expected_rate_per_s);
+    if (!model.note.empty()) d.reason = model.note + "; " + d.reason;
   } else {
     d.reason = processors.empty() ? "no processors" : "no processor can take the model";
   }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -32,6 +33,9 @@ struct ProcessorView {
   double performance = 0;  // P_p: profiled processing performance, samples/s (0: unprofiled)
   int instances = 0;       // model instances running there now
   int max_instances = 1;   // profiled maximum number of inference services
+  // What sets max_instances, for reasons shown to operators ("its profile's maximum of useful
+  // instances"); empty: "its limit".
+  std::string max_instances_source;
   // Utilisation already promised to instances placed here but not yet visible in `utilization`
   // (sum of expected_rate / P over them). Workload uses max(utilization, reserved_utilization).
   double reserved_utilization = 0;
@@ -45,6 +49,11 @@ struct ModelRequirements {
   std::vector<std::string> engines;  // engines the model has files for, in order of preference
   std::vector<std::string> allowed_kinds;  // processor kinds the config permits; empty: any
   std::vector<std::string> excluded_processors;  // processor ids never to use (e.g. its own)
+  // Processors where the model's engine already failed to start, with the error: not chosen
+  // again, and the decision record says why (Scheduler::LoadModel's fallback).
+  std::map<std::string, std::string> failed_on;
+  // Put before the decision's reason (e.g. why the choice overcommits a processor).
+  std::string note;
   // Reference-model samples/s the model is expected to bring (LoadOptions::expected_rate_per_s).
   // When > 0 the choice looks one placement ahead (see Placer::Place); 0 scores each processor
   // as it is now.
@@ -67,6 +76,8 @@ struct CandidateScore {
   double workload = 0;
   std::string engine;    // the engine that would run the model there
   std::string excluded;  // empty when eligible; otherwise why not
+  // Excluded only because it already runs its maximum of instances (overcommit may use it).
+  bool at_instance_limit = false;
   // Look-ahead (the model has an expected rate): whether the processor can absorb it (u after
   // the model <= 1), and the reference-model samples/s it has spare now, P * (1 - u).
   bool fits = true;

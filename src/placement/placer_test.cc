@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "placement/processor_view.h"
+
 namespace batchwise {
 namespace {
 
@@ -79,10 +81,42 @@ TEST_F(PlacerTest, ExcludesAndExplainsEachReason) {
   EXPECT_TRUE(d.chosen.empty());
   EXPECT_EQ(d.reason, "no processor can take the model");
   EXPECT_NE(d.candidates[0].excluded.find("cannot hold"), std::string::npos);
-  EXPECT_NE(d.candidates[1].excluded.find("profiled maximum of 4"), std::string::npos);
+  EXPECT_EQ(d.candidates[1].excluded, "already runs 4 instance(s), its limit");
   EXPECT_NE(d.candidates[2].excluded.find("does not allow processor kind 'npu'"), std::string::npos);
   EXPECT_NE(d.candidates[3].excluded.find("no engine"), std::string::npos);
   EXPECT_EQ(d.candidates[4].excluded, "excluded for this model");
+}
+
+// A real GPU runs the TorchScript engine only in a CUDA build; elsewhere nothing runs on it, so a
+// model is never placed there to fail at load.
+TEST(ProcessorViewTest, ARealGpuIsACandidateOnlyInACudaBuild) {
+  Processor gpu;
+  gpu.id = "gpu:0";
+  gpu.kind = ProcessorKind::kGpu;
+#ifdef BATCHWISE_WITH_CUDA
+  EXPECT_EQ(EnginesFor(gpu), std::vector<std::string>{"torchscript"});
+#else
+  EXPECT_TRUE(EnginesFor(gpu).empty());
+#endif
+  gpu.simulated = true;
+  EXPECT_EQ(EnginesFor(gpu), std::vector<std::string>{"simulated"});
+}
+
+// The instance limit says where it comes from: the operator reads it in every refusal.
+TEST(ProcessorViewTest, TheInstanceLimitNamesItsSource) {
+  Processor cpu;
+  cpu.id = "cpu:0";
+  cpu.kind = ProcessorKind::kCpu;
+  cpu.cores = {0, 1};
+  ProcessorViewOptions o;
+  o.unprofiled_max_instances = 4;
+  ProcessorPerformance p = PerformanceOf(cpu, nullptr, o);
+  EXPECT_EQ(p.max_instances, 2);
+  EXPECT_EQ(p.max_instances_source, "one instance per core of a 2-core partition (2)");
+  o.unprofiled_max_instances = 1;
+  p = PerformanceOf(cpu, nullptr, o);
+  EXPECT_EQ(p.max_instances, 1);
+  EXPECT_EQ(p.max_instances_source, "the limit of a processor without a profile (1)");
 }
 
 TEST_F(PlacerTest, TiesAreBrokenDeterministically) {

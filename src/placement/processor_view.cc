@@ -14,23 +14,31 @@ ProcessorPerformance PerformanceOf(const Processor& p, const PerfTable* profile,
     perf.samples_per_s = table->ProcessingPerformance();
     perf.max_instances = table->MaxUsefulInstances(options.min_instance_gain);
     perf.source = profile != nullptr ? "profile" : "simulated table";
+    perf.max_instances_source = "the most instances its " + perf.source + " finds useful";
   } else {
     perf.samples_per_s = options.unprofiled_performance_per_s;
     perf.max_instances = options.unprofiled_max_instances;
     perf.source = "fallback";
-  }
-  if (p.kind == ProcessorKind::kCpu && !p.simulated && !p.cores.empty()) {
-    perf.max_instances = std::min<int>(perf.max_instances, static_cast<int>(p.cores.size()));
+    perf.max_instances_source = "the limit of a processor without a profile";
   }
   perf.max_instances = std::max(perf.max_instances, 1);
+  const int cores = static_cast<int>(p.cores.size());
+  if (p.kind == ProcessorKind::kCpu && !p.simulated && cores > 0 && cores < perf.max_instances) {
+    perf.max_instances = cores;
+    perf.max_instances_source = "one instance per core of a " + std::to_string(cores) +
+                                "-core partition";
+  }
+  perf.max_instances_source += " (" + std::to_string(perf.max_instances) + ")";
   return perf;
 }
 
 std::vector<std::string> EnginesFor(const Processor& p) {
   if (p.simulated) return {"simulated"};
   if (p.kind == ProcessorKind::kCpu) return {"onnx", "torchscript"};
+#ifdef BATCHWISE_WITH_CUDA
   if (p.kind == ProcessorKind::kGpu) return {"torchscript"};
-  return {};
+#endif
+  return {};  // e.g. a GPU in a build without CUDA: never a candidate
 }
 
 namespace {
@@ -64,6 +72,7 @@ ProcessorView MakeProcessorView(const Processor& p, const ProcessorState* state,
   v.performance = perf.samples_per_s;
   v.instances = occupancy.instances;
   v.max_instances = perf.max_instances;
+  v.max_instances_source = perf.max_instances_source;
   v.reserved_utilization = occupancy.reserved_utilization;
   v.engines = EnginesFor(p);
   return v;

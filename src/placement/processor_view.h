@@ -30,6 +30,8 @@ struct ProcessorPerformance {
   double samples_per_s = 0;  // P_p
   int max_instances = 1;
   std::string source;  // "profile", "simulated table" or "fallback"
+  // What sets max_instances, in words (ProcessorView::max_instances_source).
+  std::string max_instances_source;
 };
 
 // From `profile` when given (a stored table measured on this processor), else from the
@@ -39,7 +41,8 @@ ProcessorPerformance PerformanceOf(const Processor& p, const PerfTable* profile,
                                    const ProcessorViewOptions& options);
 
 // Engines that can run on `p`: "onnx" and "torchscript" on real CPUs, "torchscript" on real GPUs
-// (CUDA builds), "simulated" on simulated processors of any kind.
+// in a CUDA build (none in another: a GPU is then never a candidate), "simulated" on simulated
+// processors of any kind.
 std::vector<std::string> EnginesFor(const Processor& p);
 
 // What the scheduler has put on a processor.

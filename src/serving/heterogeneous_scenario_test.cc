@@ -99,7 +99,7 @@ TEST_F(HeterogeneousScenarioTest, DoesNotPileOntoTheFastestProcessor) {
   // Later models see the A100 full (its published table is single-instance) and say so.
   const PlacementDecision d = h.scheduler->Decisions("resnet18").at(0);
   EXPECT_EQ(Candidate(d, "sim:a100").excluded,
-            "already runs its profiled maximum of 1 instance(s)");
+            "already runs 1 instance(s), the most instances its simulated table finds useful (1)");
   // The first model's expected load is booked on the A100 until the monitor sees it.
   EXPECT_NEAR(Candidate(d, "sim:a100").utilization, 400 / P("sim:a100"), 1e-9);
 }
@@ -114,7 +114,7 @@ TEST_F(HeterogeneousScenarioTest, AnNpuOnlyModelWaitsForTheNpu) {
   EXPECT_EQ(Candidate(d, "cpu:0").excluded, "model config does not allow processor kind 'cpu'");
   EXPECT_EQ(Candidate(d, "sim:a100").excluded, "model config does not allow processor kind 'gpu'");
   EXPECT_EQ(Candidate(d, "sim:npu0").excluded,
-            "already runs its profiled maximum of 1 instance(s)");
+            "already runs 1 instance(s), the most instances its simulated table finds useful (1)");
   ASSERT_TRUE(h.scheduler->UnloadModel("resnet18").ok());
   ASSERT_TRUE(h.scheduler->LoadModel(npu_only).ok());
   EXPECT_EQ(Where("npu_only"), "sim:npu0");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "serving/model_instance.h"
@@ -215,8 +216,29 @@ Status Scheduler::LoadModel(const ModelConfig& config, const LoadOptions& load) 
   auto model = std::make_shared<ModelRuntime>(
       config, load.expected_rate_per_s,
       load.memory_bytes > 0 ? load.memory_bytes : EstimateFootprint(config), batching);
-  BW_ASSIGN_OR_RETURN(PlacementDecision d, PlaceLocked(*model, load, old.get()));
-  BW_ASSIGN_OR_RETURN(auto instance, StartInstanceLocked(*model, d));
+  // An engine that fails to start on the chosen processor may start on another: each failure
+  // excludes its processor (the next decision record says why) and placement runs again.
+  std::map<std::string, std::string> failed;
+  std::unique_ptr<ModelInstance> instance;
+  Status failures;  // the last engine error's code; every failure's message
+  while (instance == nullptr) {
+    auto d = PlaceLocked(*model, load, old.get(), failed);
+    if (!d.ok()) {
+      if (failed.empty()) return d.status();
+      return Status(failures.code(), "no processor could start '" + config.name +
+                                         "' (tried " + std::to_string(failed.size()) +
+                                         "): " + failures.message());
+    }
+    auto started = StartInstanceLocked(*model, *d);
+    if (started.ok()) {
+      instance = std::move(started).value();
+    } else {
+      failed[d->chosen] = ClientMessage(started.status().message());
+      failures = Status(started.status().code(),
+                        failures.message() + (failed.size() > 1 ? "; " : "") +
+                            started.status().message());
+    }
+  }
   model->Add(std::move(instance));
   {
     std::lock_guard<std::mutex> l(models_mu_);
@@ -229,16 +251,30 @@ Status Scheduler::LoadModel(const ModelConfig& config, const LoadOptions& load) 
 }
 
 // Asks the placer for a processor for `model`: the pinned one when `load` names it, else the
-// least-workload one; `replaced`'s instances count as gone.
+// least-workload one; `replaced`'s instances count as gone, `failed` processors are out. When
+// every processor is at its instance limit and `load.overcommit`, the least-workload one that can
+// run the model takes one instance more (the record says so).
 Result<PlacementDecision> Scheduler::PlaceLocked(const ModelRuntime& model, const LoadOptions& load,
-                                                 const ModelRuntime* replaced) {
+                                                 const ModelRuntime* replaced,
+                                                 const std::map<std::string, std::string>& failed) {
   ModelRequirements req = RequirementsFor(model);
+  req.failed_on = failed;
   std::vector<ProcessorView> views = ViewsLocked(replaced);
+  auto lift_limits = [&views] {
+    for (auto& v : views) v.max_instances = std::max(v.max_instances, v.instances + 1);
+  };
   if (!load.processor.empty()) {
     req.excluded_processors = AllBut(hardware_.processors, load.processor);
-    for (auto& v : views) v.max_instances = std::max(v.max_instances, v.instances + 1);
+    lift_limits();
   }
   PlacementDecision d = placer_->Place(req, views);
+  if (d.chosen.empty() && load.overcommit && load.processor.empty() &&
+      std::any_of(d.candidates.begin(), d.candidates.end(),
+                  [](const CandidateScore& c) { return c.at_instance_limit; })) {
+    req.note = "every processor that can run it is at its instance limit: overcommitted";
+    lift_limits();
+    d = placer_->Place(req, views);
+  }
   if (d.chosen.empty()) {
     return ResourceExhausted("cannot place model '" + model.config().name + "': " + d.reason);
   }

@@ -65,6 +65,11 @@ struct LoadOptions {
   // When a model of that name is loaded: false, ALREADY_EXISTS; true, replace it atomically (see
   // Scheduler::LoadModel).
   bool replace = false;
+  // When every processor that can run the model is at its instance limit: false,
+  // RESOURCE_EXHAUSTED; true, the least-workload one of them takes one instance more (a small
+  // machine serving more models than it has cores). Startup and the repository's load set it
+  // (ServerOptions::overcommit, `--no-overcommit`).
+  bool overcommit = false;
 };
 
 // One re-placement the scheduler carried out or gave up on.
@@ -121,7 +126,9 @@ class Scheduler {
 
   // Places and loads `config`, returning once it is ready. ALREADY_EXISTS if a model of that name
   // is loaded, unless `load.replace`; RESOURCE_EXHAUSTED (with the decision's reason) when no
-  // processor can take it; the engine's error when it fails to load or warm up.
+  // processor can take it. An engine that fails to load or warm up on the chosen processor is
+  // tried on the next one (the failure excludes its processor, and the next decision record says
+  // why); the last engine error when no processor is left.
   //
   // With `load.replace` on a loaded model (a reload): the new instance (new config, runtime and
   // batcher) is placed, with the old model's instances counted as gone, started and warmed
@@ -187,7 +194,9 @@ class Scheduler {
   std::vector<ProcessorView> ViewsLocked(const ModelRuntime* replaced = nullptr) const
       REQUIRES(admin_mu_);
   Result<PlacementDecision> PlaceLocked(const ModelRuntime& model, const LoadOptions& load,
-                                        const ModelRuntime* replaced) REQUIRES(admin_mu_);
+                                        const ModelRuntime* replaced,
+                                        const std::map<std::string, std::string>& failed)
+      REQUIRES(admin_mu_);
   ProcessorPerformance PerformanceFor(const Processor& p) const;
   const Processor* ProcessorById(const std::string& id) const;
   ModelRequirements RequirementsFor(const ModelRuntime& model) const;

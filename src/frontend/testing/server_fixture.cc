@@ -41,6 +41,7 @@ FakeModelServer::FakeModelServer(FakeServerOptions o)
   ServerOptions so;
   so.model_repository = repository_;
   so.models = o.models;
+  so.overcommit = o.overcommit;
   so.http.port = 0;
   so.http.threads = o.http_threads;
   so.http.max_body_bytes = o.max_body_bytes;

@@ -37,6 +37,7 @@ struct FakeServerOptions {
   std::string frontend_cores = "auto";
   // Models loaded at start (ServerOptions::models).
   std::vector<std::string> models = {"tiny"};
+  bool overcommit = true;  // ServerOptions::overcommit
 };
 
 // Repository: "tiny" (x FP32 [-1,4] -> y FP32 [-1,2], max batch 8; loaded) and "spare" (same

@@ -89,8 +89,10 @@ EngineFactory FakeEngineFactory::AsFactory() {
       std::lock_guard<std::mutex> l(mu_);
       created_.push_back({spec.config->name, spec.processor->id, spec.engine, spec.target});
     }
-    if (options_.fail_load && options_.fail_load(*spec.config)) {
-      return Internal("fake engine: cannot load '" + spec.config->name + "'");
+    if ((options_.fail_load && options_.fail_load(*spec.config)) ||
+        (options_.fail_load_on && options_.fail_load_on(*spec.config, spec.processor->id))) {
+      return Internal("fake engine: cannot load '" + spec.config->name + "' on " +
+                      spec.processor->id);
     }
     return std::unique_ptr<Engine>(new FakeEngine(spec.config->inputs, spec.config->outputs,
                                                   options_, spec.clock, spec.processor->id));

@@ -42,6 +42,8 @@ struct FakeEngineOptions {
   bool fail_on_negative = false;  // Run() fails (INTERNAL) when a row's first value is < 0
   // Engine creation fails (INTERNAL) for the configs this returns true for; may be empty.
   std::function<bool(const ModelConfig&)> fail_load;
+  // The same, by config and processor id.
+  std::function<bool(const ModelConfig&, const std::string&)> fail_load_on;
 };
 
 class FakeEngineFactory {

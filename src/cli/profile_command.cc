@@ -16,6 +16,7 @@
 #include "device/format.h"
 #include "device/monitor.h"
 #include "profile/profiler.h"
+#include "profile/reference.h"
 #include "profile/report.h"
 #include "profile/store.h"
 #include "repository/model_config.h"
@@ -35,7 +36,7 @@ struct ProfileArgs {
   int64_t window_ms = 1000;
   double stability_percent = 10;
   double max_cell_s = 10;
-  std::string out = "profiles";
+  std::string out = DefaultProfileDir();
   bool force = false;
   bool list = false;
   bool no_plot = false;
@@ -80,19 +81,6 @@ bool Wanted(const ProfileArgs& a, EngineKind e) {
          std::find(a.engines.begin(), a.engines.end(), EngineKindName(e)) != a.engines.end();
 }
 
-EngineFactory CpuFactory(const ModelConfig& m, const ModelEngineFile& file, const Processor& p) {
-  return [&m, &file, &p](int, int instances) {
-    EngineOptions o;
-    o.model_path = file.path;
-    o.target.device = ExecutionTarget::Device::kCpu;
-    o.target.cpu_cores = p.cores;
-    o.target.num_threads = std::max<int>(1, static_cast<int>(p.cores.size()) / instances);
-    o.inputs = m.inputs;
-    o.outputs = m.outputs;
-    return CreateEngine(file.engine, o);
-  };
-}
-
 ProfileOptions SweepOptions(const ProfileArgs& a, const ModelConfig& m) {
   ProfileOptions o;
   o.batch_sizes = BatchSizesFor(a, m);
@@ -117,14 +105,7 @@ Result<PerfTable> ProfileOne(const ProfileArgs& a, const ModelConfig& m, const M
       return std::move(*t);
     }
   }
-  PerfTable t;
-  t.processor_id = p.id;
-  t.processor_kind = std::string(ProcessorKindName(p.kind));
-  t.processor_signature = p.signature;
-  t.source = "batchwise profile on " + p.model;
-  t.model_name = m.name;
-  t.model_hash = hash;
-  t.engine = engine;
+  PerfTable t = NewTable(m, file, hash, p);
   ProgressBar bar(fmt::format("{} {} {}", m.name, p.id, engine));
   Profiler profiler(&SystemClock(), SweepOptions(a, m));
   auto probe = [&]() -> std::optional<double> {
@@ -132,7 +113,7 @@ Result<PerfTable> ProfileOne(const ProfileArgs& a, const ModelConfig& m, const M
     if (!s.ok() || !s->utilization_available) return std::nullopt;
     return s->utilization;
   };
-  Status st = profiler.Run(CpuFactory(m, file, p), probe,
+  Status st = profiler.Run(ProfileEngineFactory(m, file, p), probe,
                            [&](const ProfileProgress& pr) { bar.Update(pr); }, t);
   bar.Done();
   BW_RETURN_IF_ERROR(st.WithContext(fmt::format("profiling {} on {} with {}", m.name, p.id, engine)));

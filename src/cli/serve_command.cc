@@ -9,6 +9,7 @@
 #include "batching/batch_controller.h"
 #include "cli/commands.h"
 #include "frontend/server.h"
+#include "profile/reference.h"
 
 namespace batchwise::cli {
 namespace {
@@ -19,10 +20,14 @@ struct ServeArgs {
 };
 
 // Serving defaults that differ from the library's: several models may share a processor that
-// has no profile (the library's fallback is 1 instance), and re-placement runs.
+// has no profile (the library's fallback is 1 instance), re-placement runs, and a processor
+// without a stored table is profiled before anything is placed (S1), its table kept in the
+// user's state folder.
 ServeArgs Defaults() {
   ServeArgs a;
   a.server.scheduler.views.unprofiled_max_instances = 4;
+  a.server.profiles_dir = DefaultProfileDir();
+  a.server.measure_profiles = true;
   return a;
 }
 
@@ -77,8 +82,13 @@ void AddPlacementFlags(CLI::App* cmd, ServeArgs& a) {
       ->capture_default_str();
   cmd->add_option("--simulated", a.server.simulated,
                   "Simulated processor declarations (e.g. data/processors/simulated.json)");
-  cmd->add_option("--profiles", a.server.profiles_dir, "Stored load-performance tables")
+  cmd->add_option("--profiles", a.server.profiles_dir,
+                  "Stored load-performance tables of the reference model (found, and saved when "
+                  "measured at start)")
       ->capture_default_str();
+  cmd->add_flag("!--no-profile", a.server.measure_profiles,
+                "Do not measure a processor that has no stored table (its P is then 0 and "
+                "placement's performance term is off)");
   cmd->add_option("--w-util", s.weights.utilization, "Workload weight w_u")->capture_default_str();
   cmd->add_option("--w-mem", s.weights.memory, "Workload weight w_m")->capture_default_str();
   cmd->add_option("--w-cap", s.weights.capability, "Workload weight w_c")->capture_default_str();

@@ -11,7 +11,7 @@
 #include "cli/commands.h"
 #include "device/discovery.h"
 #include "device/monitor.h"
-#include "profile/store.h"
+#include "profile/reference.h"
 #include "repository/model_config.h"
 #include "serving/engine_factory.h"
 #include "serving/scheduler.h"
@@ -24,35 +24,12 @@ struct SimulateArgs {
   std::vector<std::string> models;  // empty: all
   std::string processors = "cpu:*";
   std::string simulated = "data/processors/simulated.json";
-  std::string profiles = "profiles";
+  std::string profiles = DefaultProfileDir();
   std::string reference_model = "resnet50";
   double expected_rate = 0;
   bool json = false;
 };
 
-// Stored reference-model tables measured on these very processors (profile/store.h): the best
-// engine's table per processor.
-std::map<std::string, PerfTable> StoredProfiles(const SimulateArgs& a,
-                                                const std::vector<Processor>& processors) {
-  std::map<std::string, PerfTable> out;
-  ProfileStore store(a.profiles);
-  auto config = LoadModelConfig((std::filesystem::path(a.repository) / a.reference_model).string());
-  if (!config.ok()) return out;
-  for (const auto& p : processors) {
-    if (p.simulated) continue;
-    for (const auto& file : config->engines) {
-      auto hash = HashFile(file.path);
-      if (!hash.ok()) continue;
-      auto t = store.Find(p.id, p.signature, config->name, *hash,
-                          std::string(EngineKindName(file.engine)));
-      if (t && (!out.count(p.id) ||
-                t->ProcessingPerformance() > out[p.id].ProcessingPerformance())) {
-        out[p.id] = std::move(*t);
-      }
-    }
-  }
-  return out;
-}
 
 void PrintDecision(const PlacementDecision& d) {
   std::printf("\n%s -> %s%s   (%s)\n", d.model.c_str(), d.chosen.empty() ? "nowhere" : d.chosen.c_str(),
@@ -94,12 +71,15 @@ Status Simulate(const SimulateArgs& a) {
   d.simulated_path = a.simulated;
   BW_ASSIGN_OR_RETURN(DiscoveredProcessors found, DiscoverProcessors(d));
   SchedulerHardware hw;
-  hw.profiles = StoredProfiles(a, found.processors);
+  auto reference =
+      LoadModelConfig((std::filesystem::path(a.repository) / a.reference_model).string());
+  if (reference.ok()) hw.profiles = StoredProfiles(a.profiles, *reference, found.processors);
   BW_ASSIGN_OR_RETURN(hw.monitor, CreateMonitorFor({}, SystemClock(), found.processors, {}, found.nvml));
   hw.monitor->SampleOnce();
   hw.processors = found.processors;
-  Scheduler::Options options;
+  Scheduler::Options options;  // serve's placement: its instance limit and overcommit
   options.rebalance_period_ms = 0;
+  options.views.unprofiled_max_instances = 4;
   std::string tables = (std::filesystem::temp_directory_path() / "batchwise-sim-tables").string();
   BW_ASSIGN_OR_RETURN(auto scheduler, Scheduler::Create(options, SystemClock(), std::move(hw),
                                                         DefaultEngineFactory(tables)));
@@ -107,6 +87,7 @@ Status Simulate(const SimulateArgs& a) {
   for (const auto& m : models) {
     LoadOptions load;
     load.expected_rate_per_s = a.expected_rate;
+    load.overcommit = true;
     Status s = scheduler->LoadModel(m, load);
     if (!s.ok()) spdlog::warn("{}: {}", m.name, s.ToString());
   }

@@ -11,7 +11,7 @@
 #include "backend/pinned_worker.h"
 #include "device/discovery.h"
 #include "device/monitor.h"
-#include "profile/store.h"
+#include "profile/reference.h"
 #include "repository/model_config.h"
 
 namespace batchwise {
@@ -19,27 +19,38 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Each processor's stored table of the reference model, when one matches its signature and the
-// reference model's file.
-std::map<std::string, PerfTable> LoadProfiles(const ServerOptions& o,
-                                              const std::vector<Processor>& processors) {
+// S1 before anything is placed: each processor's table of the reference model, stored or
+// measured now (profile/reference.h), and one line per processor saying which P it uses and where
+// it came from.
+std::map<std::string, PerfTable> ReferenceTables(const ServerOptions& o,
+                                                 const std::vector<Processor>& processors,
+                                                 Clock& clock) {
   std::map<std::string, PerfTable> out;
-  std::error_code ec;
-  if (!fs::is_directory(o.profiles_dir, ec)) return out;
+  if (o.profiles_dir.empty() && !o.measure_profiles) return out;  // P from simulated tables only
   auto ref = LoadModelConfig((fs::path(o.model_repository) / o.reference_model).string());
-  if (!ref.ok()) return out;
-  ProfileStore store(o.profiles_dir);
-  for (const auto& p : processors) {
-    for (const auto& file : ref->engines) {
-      auto hash = HashFile(file.path);
-      if (!hash.ok()) continue;
-      auto t =
-          store.Find(p.id, p.signature, ref->name, *hash, std::string(EngineKindName(file.engine)));
-      if (t &&
-          (!out.contains(p.id) || t->ProcessingPerformance() > out[p.id].ProcessingPerformance())) {
-        out[p.id] = std::move(*t);
+  if (!ref.ok()) {
+    spdlog::warn("no reference model '{}' in the repository ({}): processors have no measured P "
+                 "and placement's performance term is off",
+                 o.reference_model, ref.status().ToString());
+    return out;
+  }
+  ReferenceProfileOptions ro;
+  ro.store_dir = o.profiles_dir;
+  ro.measure = o.measure_profiles;
+  for (auto& r : ReferenceProfiles(processors, *ref, ro, clock)) {
+    const PerfTable* t = &r.table;
+    if (!r.has_table) {
+      for (const auto& p : processors) {
+        if (p.id == r.processor_id) t = p.table.get();  // a simulated processor's declared one
       }
     }
+    if (t != nullptr && !t->cells.empty()) {
+      spdlog::info("{}: P = {:.1f} samples/s of {} ({}), {}", r.processor_id,
+                   t->ProcessingPerformance(), ref->name, t->engine, r.origin);
+    } else {
+      spdlog::info("{}: no P: {}", r.processor_id, r.origin);
+    }
+    if (r.has_table) out[r.processor_id] = std::move(r.table);
   }
   return out;
 }
@@ -123,7 +134,7 @@ Status Server::Start(const ServerOptions& o, Clock& clock, EngineFactory factory
     nvml = found.nvml;
   }
   BW_ASSIGN_OR_RETURN(hw.monitor, CreateMonitorFor({}, clock, processors, {}, nvml));
-  hw.profiles = LoadProfiles(o, processors);
+  hw.profiles = ReferenceTables(o, processors, clock);
   BW_ASSIGN_OR_RETURN(std::vector<int> frontend, FrontendCores(o.frontend_cores, processors));
   hw.processors = std::move(processors);
   if (!factory) factory = DefaultEngineFactory(o.table_dir);
@@ -173,7 +184,9 @@ void Server::LoadRepository(const ServerOptions& o, const std::vector<std::strin
     Status s = service_->LoadFromRepository(name);
     if (s.ok()) {
       const auto on = scheduler_->Instances(name);
-      spdlog::info("loaded {} on {}", name, on.empty() ? "?" : on[0].processor);
+      const auto decisions = scheduler_->Decisions(name);
+      spdlog::info("loaded {} on {}: {}", name, on.empty() ? "?" : on[0].processor,
+                   decisions.empty() ? "placed" : decisions.back().reason);
     } else {
       load_failures_.push_back(name + ": " + s.ToString());
       spdlog::error("not loaded: {}: {} (the server stays unready)", name, s.ToString());

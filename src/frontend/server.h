@@ -33,13 +33,18 @@ struct ServerOptions {
   // Simulated processor declarations (JSON); empty: none.
   std::string simulated;
   // Stored load-performance tables of the reference model (`batchwise profile --out`), used as
-  // each processor's P when one matches; missing folder: none.
-  std::string profiles_dir = "profiles";
+  // each processor's P when one matches; empty or missing folder: none (`serve` defaults to
+  // DefaultProfileDir(), profile/reference.h).
+  std::string profiles_dir;
   std::string reference_model = "resnet50";
+  // A processor with no stored table gets one measured before anything is placed (a short sweep
+  // of the reference model, profile/reference.h), saved in profiles_dir. Off (the library's
+  // default, for tests; `serve --no-profile`): such a processor's P is 0.
+  bool measure_profiles = false;
   // Where the default engine factory writes simulated processors' tables.
   std::string table_dir = "/tmp/batchwise-tables";
-  // When placement finds every processor at its instance limit, share the processor with the
-  // fewest instances instead of refusing the model (logged). Off: the load fails (429).
+  // When placement finds every processor that can run a model at its instance limit, the
+  // least-workload one takes it anyway (LoadOptions::overcommit). Off: the load fails (429).
   bool overcommit = true;
   // Cores the frontend's threads (HTTP, gRPC, metrics) run on. "auto": the allowed cores that no
   // CPU processor holds, when there are some (else every allowed core), so that reading and

@@ -134,7 +134,7 @@ Status Profiler::Validate(const ProfileOptions& o) {
   return Status::Ok();
 }
 
-Status Profiler::Run(const EngineFactory& factory, const UtilizationProbe& utilization,
+Status Profiler::Run(const SweepEngineFactory& factory, const UtilizationProbe& utilization,
                      const ProgressCallback& progress, PerfTable& table) {
   BW_RETURN_IF_ERROR(Validate(options_));
   std::vector<std::unique_ptr<Engine>> engines;

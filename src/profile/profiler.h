@@ -38,7 +38,7 @@ struct ProfileOptions {
 
 // Creates engine instance `instance` (0-based) of `instances` that will run concurrently on the
 // processor being profiled (so the factory can split the processor's threads between them).
-using EngineFactory = std::function<Result<std::unique_ptr<Engine>>(int instance, int instances)>;
+using SweepEngineFactory = std::function<Result<std::unique_ptr<Engine>>(int instance, int instances)>;
 // Reads the processor's utilisation in [0,1] right now (smoothed), or nullopt if unknown.
 using UtilizationProbe = std::function<std::optional<double>()>;
 
@@ -60,7 +60,7 @@ class Profiler {
 
   // Measures every cell; `table` arrives with its processor/model fields filled in by the caller
   // and leaves with its cells. A failing engine aborts the sweep with its Status.
-  Status Run(const EngineFactory& factory, const UtilizationProbe& utilization,
+  Status Run(const SweepEngineFactory& factory, const UtilizationProbe& utilization,
              const ProgressCallback& progress, PerfTable& table);
 
  private:

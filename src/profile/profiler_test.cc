@@ -52,7 +52,7 @@ ProfileOptions Options(std::vector<int> batches, std::vector<int> instances) {
 TEST(ProfilerTest, MeasuresThroughputAndLatencyOfEachBatchSize) {
   FakeClock clock;
   Profiler profiler(&clock, Options({1, 4, 16}, {1}));
-  EngineFactory factory = [&](int, int) -> Result<std::unique_ptr<Engine>> {
+  SweepEngineFactory factory = [&](int, int) -> Result<std::unique_ptr<Engine>> {
     return std::make_unique<ClockAdvancingEngine>(&clock, milliseconds(10), milliseconds(2));
   };
   std::vector<ProfileProgress> seen;
@@ -82,7 +82,7 @@ TEST(ProfilerTest, SweepsInstanceCountsWithOneEnginePerInstance) {
   Profiler profiler(&clock, Options({2}, {1, 2}));
   std::atomic<int> created{0};
   std::vector<std::pair<int, int>> calls;
-  EngineFactory factory = [&](int i, int k) -> Result<std::unique_ptr<Engine>> {
+  SweepEngineFactory factory = [&](int i, int k) -> Result<std::unique_ptr<Engine>> {
     calls.emplace_back(i, k);
     ++created;
     return std::make_unique<ClockAdvancingEngine>(&clock, milliseconds(5), milliseconds(1));
@@ -102,7 +102,7 @@ TEST(ProfilerTest, SkipsLargerBatchesOnceABatchIsTooSlow) {
   ProfileOptions o = Options({1, 2, 4, 8}, {1});
   o.max_batch_latency = milliseconds(25);  // b=2 takes 30 ms
   Profiler profiler(&clock, o);
-  EngineFactory factory = [&](int, int) -> Result<std::unique_ptr<Engine>> {
+  SweepEngineFactory factory = [&](int, int) -> Result<std::unique_ptr<Engine>> {
     return std::make_unique<ClockAdvancingEngine>(&clock, milliseconds(10), milliseconds(10));
   };
   PerfTable table;
@@ -114,14 +114,14 @@ TEST(ProfilerTest, SkipsLargerBatchesOnceABatchIsTooSlow) {
 TEST(ProfilerTest, EngineFailureAbortsWithItsStatus) {
   FakeClock clock;
   Profiler profiler(&clock, Options({1}, {1}));
-  EngineFactory factory = [&](int, int) -> Result<std::unique_ptr<Engine>> {
+  SweepEngineFactory factory = [&](int, int) -> Result<std::unique_ptr<Engine>> {
     return std::make_unique<ClockAdvancingEngine>(&clock, milliseconds(10), milliseconds(0), 50);
   };
   PerfTable table;
   Status s = profiler.Run(factory, nullptr, nullptr, table);
   EXPECT_EQ(s.code(), StatusCode::kInternal);
   EXPECT_EQ(s.message(), "engine exploded");
-  EngineFactory broken = [](int, int) -> Result<std::unique_ptr<Engine>> {
+  SweepEngineFactory broken = [](int, int) -> Result<std::unique_ptr<Engine>> {
     return NotFound("model.onnx missing");
   };
   EXPECT_EQ(profiler.Run(broken, nullptr, nullptr, table).code(), StatusCode::kNotFound);

@@ -82,13 +82,18 @@ TEST_F(HeterogeneousScenarioTest, TheNumbersBehindTheFirstDecision) {
   const double pmax = P("sim:a100");
   EXPECT_NEAR(pmax, 2857.6, 1e-6);  // published A100 best, batch 32
   EXPECT_NEAR(d.max_performance, pmax, 1e-9);
-  // workload = 0.5 u + 0.2 m + 0.3 (1 - P/Pmax)
-  EXPECT_NEAR(Candidate(d, "sim:a100").workload, 0.0, 1e-9);
-  EXPECT_NEAR(Candidate(d, "sim:npu0").workload, 0.3 * (1 - P("sim:npu0") / pmax), 1e-9);
-  EXPECT_NEAR(Candidate(d, "cpu:0").workload, 0.5 * 0.30 + 0.2 * 6 / 16 + 0.3 * (1 - 60 / pmax),
+  // workload = 0.5 u + 0.2 m + 0.3 (1 - P/Pmax), each processor scored as it would be with the
+  // model's expected 400 samples/s booked (u + 400/P, at most 1: the look-ahead of Placer::Place).
+  EXPECT_NEAR(Candidate(d, "sim:a100").workload, 0.5 * 400 / pmax, 1e-9);
+  EXPECT_NEAR(Candidate(d, "sim:npu0").workload,
+              0.5 * 400 / P("sim:npu0") + 0.3 * (1 - P("sim:npu0") / pmax), 1e-9);
+  // 400/s is more than a 60/s core: u after is 1 on either.
+  EXPECT_NEAR(Candidate(d, "cpu:0").workload, 0.5 * 1 + 0.2 * 6 / 16 + 0.3 * (1 - 60 / pmax),
               1e-9);
-  EXPECT_NEAR(Candidate(d, "cpu:1").workload, 0.5 * 0.05 + 0.2 * 6 / 16 + 0.3 * (1 - 60 / pmax),
+  EXPECT_NEAR(Candidate(d, "cpu:1").workload, 0.5 * 1 + 0.2 * 6 / 16 + 0.3 * (1 - 60 / pmax),
               1e-9);
+  EXPECT_FALSE(Candidate(d, "cpu:0").fits);
+  EXPECT_TRUE(Candidate(d, "sim:a100").fits);
 }
 
 TEST_F(HeterogeneousScenarioTest, DoesNotPileOntoTheFastestProcessor) {
@@ -100,8 +105,9 @@ TEST_F(HeterogeneousScenarioTest, DoesNotPileOntoTheFastestProcessor) {
   const PlacementDecision d = h.scheduler->Decisions("resnet18").at(0);
   EXPECT_EQ(Candidate(d, "sim:a100").excluded,
             "already runs 1 instance(s), the most instances its simulated table finds useful (1)");
-  // The first model's expected load is booked on the A100 until the monitor sees it.
-  EXPECT_NEAR(Candidate(d, "sim:a100").utilization, 400 / P("sim:a100"), 1e-9);
+  // The first model's expected load is booked on the A100 until the monitor sees it (the
+  // candidate shows it with this model's 300/s on top: the look-ahead).
+  EXPECT_NEAR(Candidate(d, "sim:a100").utilization, (400 + 300) / P("sim:a100"), 1e-9);
 }
 
 TEST_F(HeterogeneousScenarioTest, AnNpuOnlyModelWaitsForTheNpu) {

@@ -200,6 +200,7 @@ ModelRequirements Scheduler::RequirementsFor(const ModelRuntime& model) const {
   for (const auto& e : model.config().engines) r.engines.emplace_back(EngineKindName(e.engine));
   r.engines.emplace_back(EngineKindName(EngineKind::kSimulated));  // any model, simulated
   r.allowed_kinds = model.config().processor_kinds;
+  r.expected_rate_per_s = model.expected_rate_per_s();  // the look-ahead (Placer::Place)
   return r;
 }
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "frontend/grpc_codec.h"
 #include "frontend/grpc_status.h"
@@ -35,11 +36,26 @@ void FillTensors(const std::vector<TensorSpec>& specs,
 // message; parsing it here lets a malformed ModelInferRequest be an INVALID_ARGUMENT that says
 // so. (It also gives the handler a request of its own to move raw tensor bytes out of.)
 using G = GRPCInferenceService;
-using ServiceBase = G::WithCallbackMethod_ServerLive<G::WithCallbackMethod_ServerReady<
-    G::WithCallbackMethod_ModelReady<G::WithCallbackMethod_ServerMetadata<
-        G::WithCallbackMethod_ModelMetadata<G::WithRawCallbackMethod_ModelInfer<
-            G::WithCallbackMethod_ModelStreamInfer<G::WithCallbackMethod_ModelStatistics<
-                G::Service>>>>>>>>;
+using ServiceBase = G::WithCallbackMethod_ServerLive<
+    G::WithCallbackMethod_ServerReady<G::WithCallbackMethod_ModelReady<
+        G::WithCallbackMethod_ServerMetadata<G::WithCallbackMethod_ModelMetadata<
+            G::WithRawCallbackMethod_ModelInfer<G::WithCallbackMethod_ModelStreamInfer<
+                G::WithCallbackMethod_ModelConfig<G::WithCallbackMethod_ModelStatistics<
+                    G::WithCallbackMethod_RepositoryIndex<G::WithCallbackMethod_RepositoryModelLoad<
+                        G::WithCallbackMethod_RepositoryModelUnload<G::Service>>>>>>>>>>>>;
+
+// The value of the call's "authorization" metadata, if it has one.
+std::optional<std::string> Authorization(const CallbackServerContext& ctx) {
+  const auto& md = ctx.client_metadata();
+  auto it = md.find("authorization");
+  if (it == md.end()) return std::nullopt;
+  return std::string(it->second.data(), it->second.size());
+}
+
+Status CheckRepositoryName(const std::string& repository) {
+  if (repository.empty()) return Status::Ok();
+  return Unimplemented("repository_name is not supported: Batchwise serves one repository");
+}
 
 // The service: each RPC validates through KServeService, answers, and counts the answer.
 class InferenceService final : public ServiceBase {
@@ -107,6 +123,54 @@ class InferenceService final : public ServiceBase {
     return Answer(ctx, "ModelStatistics", s);
   }
 
+  // KServeService::TritonModelConfig (what HTTP's /config answers) in Triton's message.
+  ServerUnaryReactor* ModelConfig(CallbackServerContext* ctx, const ModelConfigRequest* request,
+                                  ModelConfigResponse* response) override {
+    Status s = CheckModel(request->name(), request->version());
+    if (!s.ok()) return Answer(ctx, "ModelConfig", s);
+    auto config = service_.TritonModelConfig(request->name());
+    if (!config.ok()) return Answer(ctx, "ModelConfig", config.status());
+    // The HTTP configuration is Triton's JSON mapping of this message (plus a "batchwise"
+    // section the message has no field for).
+    google::protobuf::util::JsonParseOptions o;
+    o.ignore_unknown_fields = true;
+    auto parsed =
+        google::protobuf::util::JsonStringToMessage(config->dump(), response->mutable_config(), o);
+    if (!parsed.ok()) s = Internal("the configuration does not fit Triton's: " + parsed.ToString());
+    return Answer(ctx, "ModelConfig", s);
+  }
+
+  ServerUnaryReactor* RepositoryIndex(CallbackServerContext* ctx,
+                                      const RepositoryIndexRequest* request,
+                                      RepositoryIndexResponse* response) override {
+    Status s = CheckRepositoryName(request->repository_name());
+    if (!s.ok()) return Answer(ctx, "RepositoryIndex", s);
+    auto entries = service_.RepositoryIndex(request->ready());
+    if (!entries.ok()) return Answer(ctx, "RepositoryIndex", entries.status());
+    for (const auto& e : *entries) {
+      auto* m = response->add_models();
+      m->set_name(e.name);
+      m->set_version(e.version);
+      m->set_state(e.state);
+      m->set_reason(e.reason);
+    }
+    return Answer(ctx, "RepositoryIndex", Status::Ok());
+  }
+
+  ServerUnaryReactor* RepositoryModelLoad(CallbackServerContext* ctx,
+                                          const RepositoryModelLoadRequest* request,
+                                          RepositoryModelLoadResponse*) override {
+    return Repository(ctx, "RepositoryModelLoad", KServeService::RepositoryAction::kLoad,
+                      request->repository_name(), request->model_name());
+  }
+
+  ServerUnaryReactor* RepositoryModelUnload(CallbackServerContext* ctx,
+                                            const RepositoryModelUnloadRequest* request,
+                                            RepositoryModelUnloadResponse*) override {
+    return Repository(ctx, "RepositoryModelUnload", KServeService::RepositoryAction::kUnload,
+                      request->repository_name(), request->model_name());
+  }
+
   ServerUnaryReactor* ModelInfer(CallbackServerContext* ctx, const grpc::ByteBuffer* request,
                                  grpc::ByteBuffer* response) override;
 
@@ -114,6 +178,24 @@ class InferenceService final : public ServiceBase {
   Status CheckModel(const std::string& model, const std::string& version) const {
     BW_RETURN_IF_ERROR(KServeService::CheckModelName(model));
     return KServeService::CheckModelVersion(model, version);
+  }
+
+  // Load or unload as HTTP's repository routes do: the same authorization, then the admin
+  // thread; the call is finished from there, so no gRPC thread waits for the load.
+  ServerUnaryReactor* Repository(CallbackServerContext* ctx, const char* method,
+                                 KServeService::RepositoryAction action,
+                                 const std::string& repository, const std::string& model) {
+    const std::optional<std::string> authorization = Authorization(*ctx);
+    Status s = service_.AuthorizeAdmin(authorization ? &*authorization : nullptr);
+    if (s.ok()) s = CheckRepositoryName(repository);
+    if (s.ok()) s = KServeService::CheckModelName(model);
+    if (!s.ok()) return Answer(ctx, method, s);
+    ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    service_.PostRepositoryAction(action, model, [this, reactor, method](Status done) {
+      Record(method, done);
+      reactor->Finish(ToGrpcStatus(done));
+    });
+    return reactor;
   }
 
   void Record(const char* method, const Status& s) const {

@@ -200,21 +200,186 @@ TEST_F(KServeGrpcTest, StreamingIsUnimplemented) {
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
 }
 
-// Upstream RPCs our proto does not declare (ModelConfig, the repository extension) reach the
+// Upstream RPCs our proto does not declare (the shared-memory extensions, Trace) reach the
 // server as unknown methods.
 TEST_F(KServeGrpcTest, UndeclaredUpstreamRpcsAreUnimplemented) {
   grpc::GenericStub generic(grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->grpc_port()),
                                                 grpc::InsecureChannelCredentials()));
-  for (const char* method : {"/inference.GRPCInferenceService/ModelConfig",
-                             "/inference.GRPCInferenceService/RepositoryIndex"}) {
+  for (const char* method : {"/inference.GRPCInferenceService/SystemSharedMemoryStatus",
+                             "/inference.GRPCInferenceService/TraceSetting"}) {
     grpc::ClientContext ctx;
-    grpc::Slice empty("");  // an empty ModelConfigRequest / RepositoryIndexRequest
+    grpc::Slice empty("");  // an empty request message
     grpc::ByteBuffer request(&empty, 1), response;
     std::promise<grpc::Status> done;
     generic.UnaryCall(&ctx, method, grpc::StubOptions(), &request, &response,
                       [&done](grpc::Status s) { done.set_value(std::move(s)); });
     EXPECT_EQ(done.get_future().get().error_code(), grpc::StatusCode::UNIMPLEMENTED) << method;
   }
+}
+
+// What Triton's clients read (perf_analyzer: max_batch_size, then dims without the batch
+// dimension) is what HTTP's /config says, in Triton's field numbers and enum values.
+TEST_F(KServeGrpcTest, ModelConfigIsTheHttpConfigInTritonsMessage) {
+  grpc::ClientContext ctx;
+  ModelConfigRequest req;
+  req.set_name("tiny");
+  req.set_version("1");
+  ModelConfigResponse resp;
+  grpc::Status s = stub_->ModelConfig(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const inference::ModelConfig& c = resp.config();
+  const json http = json::parse(http_->Get("/v2/models/tiny/config").body);
+  EXPECT_EQ(c.name(), "tiny");
+  EXPECT_EQ(c.platform(), http["platform"]);
+  EXPECT_EQ(c.backend(), http["backend"]);
+  EXPECT_EQ(c.max_batch_size(), 8);
+  EXPECT_EQ(c.max_batch_size(), http["max_batch_size"]);
+  EXPECT_EQ(c.version_policy().latest().num_versions(), 1u);
+  EXPECT_TRUE(c.has_dynamic_batching());
+  ASSERT_EQ(c.input_size(), 1);
+  EXPECT_EQ(c.input(0).name(), "x");
+  EXPECT_EQ(c.input(0).data_type(), inference::TYPE_FP32);
+  EXPECT_EQ(static_cast<int>(c.input(0).data_type()), 11);  // Triton's number for TYPE_FP32
+  EXPECT_EQ(inference::DataType_Name(c.input(0).data_type()), http["input"][0]["data_type"]);
+  EXPECT_EQ(std::vector<int64_t>(c.input(0).dims().begin(), c.input(0).dims().end()),
+            (std::vector<int64_t>{4}));  // without the batch dimension
+  EXPECT_EQ(json(std::vector<int64_t>(c.input(0).dims().begin(), c.input(0).dims().end())),
+            http["input"][0]["dims"]);
+  EXPECT_EQ(c.input(0).format(), inference::ModelInput::FORMAT_NONE);
+  ASSERT_EQ(c.output_size(), 1);
+  EXPECT_EQ(c.output(0).name(), "y");
+  EXPECT_EQ(c.output(0).data_type(), inference::TYPE_FP32);
+  EXPECT_EQ(std::vector<int64_t>(c.output(0).dims().begin(), c.output(0).dims().end()),
+            (std::vector<int64_t>{2}));
+  ASSERT_EQ(static_cast<size_t>(c.instance_group_size()), http["instance_group"].size());
+  ASSERT_GE(c.instance_group_size(), 1);
+  EXPECT_EQ(c.instance_group(0).name(), http["instance_group"][0]["name"]);
+  EXPECT_EQ(c.instance_group(0).kind(), inference::ModelInstanceGroup::KIND_CPU);
+  EXPECT_EQ(c.instance_group(0).count(), 1);
+  ASSERT_EQ(static_cast<size_t>(c.parameters_size()), http["parameters"].size());
+  for (const auto& [key, value] : http["parameters"].items()) {
+    ASSERT_TRUE(c.parameters().contains(key)) << key;
+    EXPECT_EQ(c.parameters().at(key).string_value(), value["string_value"]) << key;
+  }
+}
+
+TEST_F(KServeGrpcTest, ModelConfigIsNotFoundWhereHttpsIs) {
+  struct Case {
+    std::string name, version;
+    grpc::StatusCode code;
+  };
+  for (const Case& c : {Case{"nope", "", grpc::StatusCode::NOT_FOUND},
+                        Case{"spare", "", grpc::StatusCode::NOT_FOUND},  // not loaded
+                        Case{"tiny", "2", grpc::StatusCode::NOT_FOUND},
+                        Case{"tiny", "one", grpc::StatusCode::INVALID_ARGUMENT}}) {
+    grpc::ClientContext ctx;
+    ModelConfigRequest req;
+    req.set_name(c.name);
+    req.set_version(c.version);
+    ModelConfigResponse resp;
+    grpc::Status s = stub_->ModelConfig(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), c.code) << c.name << "/" << c.version << ": " << s.error_message();
+    const std::string path =
+        "/v2/models/" + c.name + (c.version.empty() ? "" : "/versions/" + c.version) + "/config";
+    EXPECT_EQ(http_->Get(path).status, HttpStatusFor(StatusCodeForGrpcCode(c.code))) << path;
+  }
+}
+
+// --- Repository extension ---
+
+grpc::Status RepositoryCall(GRPCInferenceService::Stub& stub, bool load, const std::string& model,
+                            const std::string& token = "") {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+  if (load) {
+    RepositoryModelLoadRequest req;
+    req.set_model_name(model);
+    RepositoryModelLoadResponse resp;
+    return stub.RepositoryModelLoad(&ctx, req, &resp);
+  }
+  RepositoryModelUnloadRequest req;
+  req.set_model_name(model);
+  RepositoryModelUnloadResponse resp;
+  return stub.RepositoryModelUnload(&ctx, req, &resp);
+}
+
+RepositoryIndexResponse Index(GRPCInferenceService::Stub& stub, bool ready_only = false) {
+  grpc::ClientContext ctx;
+  RepositoryIndexRequest req;
+  req.set_ready(ready_only);
+  RepositoryIndexResponse resp;
+  grpc::Status s = stub.RepositoryIndex(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp;
+}
+
+TEST_F(KServeGrpcTest, RepositoryIndexListsWhatHttpLists) {
+  const RepositoryIndexResponse index = Index(*stub_);
+  ASSERT_EQ(index.models_size(), 2);
+  EXPECT_EQ(index.models(0).name(), "spare");
+  EXPECT_EQ(index.models(0).version(), "1");
+  EXPECT_EQ(index.models(0).state(), "UNAVAILABLE");
+  EXPECT_EQ(index.models(0).reason(), "unloaded");
+  EXPECT_EQ(index.models(1).name(), "tiny");
+  EXPECT_EQ(index.models(1).state(), "READY");
+  EXPECT_EQ(index.models(1).reason(), "");
+  const json http = json::parse(http_->Post("/v2/repository/index", "").body);
+  ASSERT_EQ(http.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(index.models(i).name(), http[i]["name"]);
+    EXPECT_EQ(index.models(i).state(), http[i]["state"]);
+    EXPECT_EQ(index.models(i).reason(), http[i].value("reason", ""));
+  }
+  const RepositoryIndexResponse ready = Index(*stub_, true);
+  ASSERT_EQ(ready.models_size(), 1);
+  EXPECT_EQ(ready.models(0).name(), "tiny");
+  grpc::ClientContext ctx;
+  RepositoryIndexRequest named;
+  named.set_repository_name("elsewhere");
+  RepositoryIndexResponse resp;
+  EXPECT_EQ(stub_->RepositoryIndex(&ctx, named, &resp).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+}
+
+TEST_F(KServeGrpcTest, RepositoryLoadServesTheModelAndUnloadStopsIt) {
+  ModelInferResponse resp;
+  ASSERT_EQ(Infer(RawInfer(1, 1, "spare"), &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  grpc::Status load = RepositoryCall(*stub_, true, "spare");
+  ASSERT_TRUE(load.ok()) << load.error_message();
+  EXPECT_EQ(Index(*stub_).models(0).state(), "READY");
+  EXPECT_EQ(http_->Get("/v2/models/spare/ready").status, 200);
+  grpc::Status infer = Infer(RawInfer(3, 2, "spare"), &resp);
+  ASSERT_TRUE(infer.ok()) << infer.error_message();
+  EXPECT_EQ(AsFloats(resp.raw_output_contents(0)), (std::vector<float>{3, 3, 3, 3}));
+  grpc::Status unload = RepositoryCall(*stub_, false, "spare");
+  ASSERT_TRUE(unload.ok()) << unload.error_message();
+  grpc::Status after = Infer(RawInfer(1, 1, "spare"), &resp);
+  EXPECT_EQ(after.error_code(), grpc::StatusCode::NOT_FOUND) << after.error_message();
+  EXPECT_EQ(Index(*stub_).models(0).state(), "UNAVAILABLE");
+  // The HTTP path's answers for the same mistakes.
+  EXPECT_EQ(RepositoryCall(*stub_, false, "spare").error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(RepositoryCall(*stub_, true, "missing").error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(RepositoryCall(*stub_, true, "../../etc").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Infer(RawInfer(1), &resp).ok());  // tiny served throughout
+}
+
+TEST_F(KServeGrpcTest, RepositoryLoadAndUnloadNeedTheAdminToken) {
+  FakeServerOptions o;
+  o.admin_token = "s3cret";
+  Start(o);
+  for (bool load : {true, false}) {
+    grpc::Status none = RepositoryCall(*stub_, load, "spare");
+    EXPECT_EQ(none.error_code(), grpc::StatusCode::UNAUTHENTICATED) << none.error_message();
+    EXPECT_EQ(RepositoryCall(*stub_, load, "spare", "nope").error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  EXPECT_EQ(Index(*stub_).models(0).state(), "UNAVAILABLE");  // nothing was loaded
+  grpc::Status load = RepositoryCall(*stub_, true, "spare", "s3cret");
+  EXPECT_TRUE(load.ok()) << load.error_message();
+  grpc::Status unload = RepositoryCall(*stub_, false, "spare", "s3cret");
+  EXPECT_TRUE(unload.ok()) << unload.error_message();
 }
 
 // gRPC's callback API answers a typed request that does not parse with UNIMPLEMENTED and no

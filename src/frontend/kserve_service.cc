@@ -307,7 +307,7 @@ HttpResponse KServeService::Dispatch(const Route& route, const HttpRequest& requ
     case Kind::kStats:
       return Stats(route.model);
     case Kind::kRepositoryIndex:
-      return RepositoryIndex(request);
+      return RepositoryIndexRoute(request);
     case Kind::kBatchwise:
       return BatchwiseView(route.view, request);
     case Kind::kInfer:
@@ -456,32 +456,36 @@ HttpResponse KServeService::ModelReady(const std::string& model) const {
 }
 
 HttpResponse KServeService::ModelConfigJson(const std::string& model) const {
-  auto c = scheduler_.LoadedConfig(model);
-  if (!c.ok()) return Error(c.status());
+  auto config = TritonModelConfig(model);
+  if (!config.ok()) return Error(config.status());
+  return Json(*config);
+}
+
+Result<json> KServeService::TritonModelConfig(const std::string& model) const {
+  BW_ASSIGN_OR_RETURN(ModelConfig c, scheduler_.LoadedConfig(model));
   json engines = json::array();
-  for (const auto& e : c->engines) engines.push_back(EngineKindName(e.engine));
+  for (const auto& e : c.engines) engines.push_back(EngineKindName(e.engine));
   json instances = json::array();
   for (const auto& i : scheduler_.Instances(model)) {
     instances.push_back(
         {{"name", i.processor}, {"kind", i.simulated ? "KIND_MODEL" : "KIND_CPU"}, {"count", 1}});
   }
-  json config = {
-      {"name", c->name},
-      {"platform", Platform(*c)},
-      {"backend", c->engines.empty()                                 ? "batchwise"
-                  : c->engines[0].engine == EngineKind::kTorchScript ? "pytorch"
-                                                                     : "onnxruntime"},
+  return json{
+      {"name", c.name},
+      {"platform", Platform(c)},
+      {"backend", c.engines.empty()                                 ? "batchwise"
+                  : c.engines[0].engine == EngineKind::kTorchScript ? "pytorch"
+                                                                    : "onnxruntime"},
       {"version_policy", {{"latest", {{"num_versions", 1}}}}},
-      {"max_batch_size", c->max_batch_size},
-      {"input", TritonTensors(c->inputs)},
-      {"output", TritonTensors(c->outputs)},
+      {"max_batch_size", c.max_batch_size},
+      {"input", TritonTensors(c.inputs)},
+      {"output", TritonTensors(c.outputs)},
       {"dynamic_batching", json::object()},
       {"instance_group", instances},
       {"parameters",
-       {{"batchwise_kind", {{"string_value", c->kind}}},
-        {"batchwise_latency_target_ms", {{"string_value", std::to_string(c->latency_target_ms)}}}}},
-      {"batchwise", {{"engines", engines}, {"processor_kinds", c->processor_kinds}}}};
-  return Json(config);
+       {{"batchwise_kind", {{"string_value", c.kind}}},
+        {"batchwise_latency_target_ms", {{"string_value", std::to_string(c.latency_target_ms)}}}}},
+      {"batchwise", {{"engines", engines}, {"processor_kinds", c.processor_kinds}}}};
 }
 
 HttpResponse KServeService::Stats(const std::string& model) const {
@@ -499,7 +503,7 @@ HttpResponse KServeService::BatchwiseView(const std::string& view,
 
 // --- Repository ---
 
-HttpResponse KServeService::RepositoryIndex(const HttpRequest& request) const {
+HttpResponse KServeService::RepositoryIndexRoute(const HttpRequest& request) const {
   bool ready_only = false;
   if (!request.body->empty()) {
     json body = json::parse(*request.body, nullptr, false);
@@ -511,24 +515,37 @@ HttpResponse KServeService::RepositoryIndex(const HttpRequest& request) const {
       ready_only = r->get<bool>();
     }
   }
-  auto folders = ListModelFolders(options_.model_repository);
-  if (!folders.ok()) return Error(folders.status());
+  auto entries = RepositoryIndex(ready_only);
+  if (!entries.ok()) return Error(entries.status());
   json out = json::array();
-  for (const auto& folder : *folders) {
-    const std::string name = std::filesystem::path(folder).filename().string();
-    const bool loaded = scheduler_.IsLoaded(name);
-    if (ready_only && !loaded) continue;
-    json m = {{"name", name}, {"version", "1"}, {"state", loaded ? "READY" : "UNAVAILABLE"}};
-    if (!loaded) m["reason"] = ClientMessage(FailedLoad(name).value_or("unloaded"));
+  for (const auto& e : *entries) {
+    json m = {{"name", e.name}, {"version", e.version}, {"state", e.state}};
+    if (!e.reason.empty()) m["reason"] = e.reason;
     out.push_back(std::move(m));
   }
   return Json(out);
 }
 
-Status KServeService::Authorize(const HttpRequest& request) const {
+Result<std::vector<KServeService::RepositoryEntry>> KServeService::RepositoryIndex(
+    bool ready_only) const {
+  BW_ASSIGN_OR_RETURN(auto folders, ListModelFolders(options_.model_repository));
+  std::vector<RepositoryEntry> out;
+  for (const auto& folder : folders) {
+    RepositoryEntry e;
+    e.name = std::filesystem::path(folder).filename().string();
+    const bool loaded = scheduler_.IsLoaded(e.name);
+    if (ready_only && !loaded) continue;
+    e.state = loaded ? "READY" : "UNAVAILABLE";
+    if (!loaded) e.reason = ClientMessage(FailedLoad(e.name).value_or("unloaded"));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Status KServeService::AuthorizeAdmin(const std::string* authorization) const {
   if (options_.admin_token.empty()) return Status::Ok();
-  const std::string* h = request.Header("authorization");
   const std::string want = "Bearer " + options_.admin_token;
+  const std::string* h = authorization;
   bool same = h != nullptr && h->size() == want.size();
   unsigned char diff = 0;
   for (size_t i = 0; same && i < want.size(); ++i) diff |= (*h)[i] ^ want[i];  // constant time
@@ -540,16 +557,25 @@ Status KServeService::Authorize(const HttpRequest& request) const {
 
 void KServeService::Repository(const Route& route, const HttpRequest& request,
                                const Responder& respond) {
-  if (Status auth = Authorize(request); !auth.ok()) {
+  if (Status auth = AuthorizeAdmin(request.Header("authorization")); !auth.ok()) {
     HttpResponse r = Error(auth);
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return Answer(respond, "repository", std::move(r));
   }
-  const bool load = route.kind == Kind::kLoad;
-  admin_->Post([this, respond, load, model = route.model] {
+  const auto action =
+      route.kind == Kind::kLoad ? RepositoryAction::kLoad : RepositoryAction::kUnload;
+  PostRepositoryAction(action, route.model, [this, respond](Status s) {
+    Answer(respond, "repository", s.ok() ? Json(json::object()) : Error(s));
+  });
+}
+
+void KServeService::PostRepositoryAction(RepositoryAction action, std::string model,
+                                         std::function<void(Status)> done) {
+  admin_->Post([this, action, model = std::move(model), done = std::move(done)] {
+    const bool load = action == RepositoryAction::kLoad;
     Status s = load ? LoadFromRepository(model) : Unload(model);
     spdlog::info("repository {} '{}': {}", load ? "load" : "unload", model, s.ToString());
-    Answer(respond, "repository", s.ok() ? Json(json::object()) : Error(s));
+    done(std::move(s));
   });
 }
 

@@ -6,11 +6,13 @@
 // Thread-safe: Handle() from any Asio thread. Inference is asynchronous (no thread waits for a
 // request in flight: the scheduler's callback answers through the Responder, whose encoding runs
 // on the connection's strand). Repository load/unload, which block for seconds, run on one admin
-// thread the service owns (std::jthread, joined in the destructor after its queue is done).
+// thread the service owns (std::jthread, joined in the destructor after its queue is done), for
+// HTTP and gRPC alike (PostRepositoryAction).
 // The scheduler and metrics must outlive the service.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -89,6 +91,12 @@ class KServeService {
   // OK when `model` is loaded, else NOT_FOUND saying whether it is in the repository (what an
   // inference request for it answers).
   Status CheckLoaded(const std::string& model) const;
+  // Triton's configuration of a loaded model (NOT_FOUND when not loaded): the JSON mapping of
+  // Triton's ModelConfig message (name, platform, backend, version_policy, max_batch_size, input
+  // and output with Triton data types and dims without the batch dimension, instance_group,
+  // dynamic_batching, parameters) plus Batchwise's own "batchwise" section. HTTP answers it as
+  // is; gRPC parses it into the message (dropping "batchwise", which the message lacks).
+  Result<nlohmann::json> TritonModelConfig(const std::string& model) const;
   // Hands a decoded request to the scheduler: NOT_FOUND (the HTTP path's wording) when its model
   // is not loaded, else Scheduler::Infer's answer; `done` is called once iff this returns OK.
   Status SubmitInfer(InferRequest request, InferCallback done);
@@ -96,6 +104,28 @@ class KServeService {
   // a model that is not loaded is not counted: it has no series).
   void RecordInferOutcome(const std::string& model, const Status& outcome, TimePoint start) const;
   ServerMetrics* metrics() const { return metrics_; }
+
+  // --- Repository extension (HTTP /v2/repository/..., gRPC Repository*) ---
+
+  // One model of the repository index.
+  struct RepositoryEntry {
+    std::string name;
+    std::string version = "1";
+    std::string state;   // "READY" (loaded) or "UNAVAILABLE"
+    std::string reason;  // empty when READY; "unloaded", or why its last load failed
+  };
+  // The repository's models in folder order; `ready_only`: only the loaded ones.
+  Result<std::vector<RepositoryEntry>> RepositoryIndex(bool ready_only) const;
+  // OK when no admin token is set or `authorization` (the request's Authorization header or
+  // gRPC "authorization" metadata; null when absent) is "Bearer <admin_token>" (compared in
+  // constant time); else UNAUTHENTICATED. Load and unload need it, the index does not.
+  Status AuthorizeAdmin(const std::string* authorization) const;
+  enum class RepositoryAction { kLoad, kUnload };
+  // Runs LoadFromRepository or Unload of `model` on the admin thread (one action at a time, off
+  // the protocols' threads, which it never blocks) and calls `done` there with its answer.
+  // The caller has authorized the request and checked the model name.
+  void PostRepositoryAction(RepositoryAction action, std::string model,
+                            std::function<void(Status)> done);
   Clock& clock() const { return clock_; }
 
   class AdminQueue;
@@ -111,9 +141,8 @@ class KServeService {
   HttpResponse ModelReady(const std::string& model) const;
   HttpResponse ModelConfigJson(const std::string& model) const;
   HttpResponse Stats(const std::string& model) const;
-  HttpResponse RepositoryIndex(const HttpRequest& request) const;
+  HttpResponse RepositoryIndexRoute(const HttpRequest& request) const;
   HttpResponse BatchwiseView(const std::string& view, const HttpRequest& request) const;
-  Status Authorize(const HttpRequest& request) const;
   bool InRepository(const std::string& model) const;
   // LoadFromRepository without the bookkeeping of failures.
   Status LoadFolder(const std::string& model);

@@ -11,8 +11,8 @@
 
 #include "frontend/grpc_codec.h"
 #include "frontend/grpc_status.h"
-#include "frontend/kserve_service.h"
 #include "grpc_service.grpc.pb.h"
+#include "service/inference_service.h"
 
 namespace batchwise {
 namespace {
@@ -29,6 +29,55 @@ void FillTensors(const std::vector<TensorSpec>& specs,
     t->set_datatype(std::string(DataTypeName(spec.dtype)));
     for (int64_t d : spec.shape) t->add_shape(d);
   }
+}
+
+// Triton's data type enum of `dtype` (the generated enum's names are Triton's).
+Status FillDataType(DataType dtype, inference::DataType* out) {
+  if (!inference::DataType_Parse(TritonTypeName(dtype), out)) {
+    return Internal("the data type " + TritonTypeName(dtype) + " has no Triton number");
+  }
+  return Status::Ok();
+}
+
+template <typename Message>
+Status FillTensorConfigs(const std::vector<TritonTensorConfig>& tensors,
+                         google::protobuf::RepeatedPtrField<Message>* out) {
+  for (const auto& t : tensors) {
+    Message* m = out->Add();
+    m->set_name(t.name);
+    inference::DataType dtype;
+    BW_RETURN_IF_ERROR(FillDataType(t.dtype, &dtype));
+    m->set_data_type(dtype);
+    for (int64_t d : t.dims) m->add_dims(d);
+  }
+  return Status::Ok();
+}
+
+// Triton's ModelConfig message of InferenceService::TritonConfig (less Batchwise's own section,
+// which the message has no field for).
+Status FillConfig(const TritonModelConfig& c, inference::ModelConfig& out) {
+  out.set_name(c.name);
+  out.set_platform(c.platform);
+  out.set_backend(c.backend);
+  out.mutable_version_policy()->mutable_latest()->set_num_versions(c.latest_versions);
+  out.set_max_batch_size(c.max_batch_size);
+  BW_RETURN_IF_ERROR(FillTensorConfigs(c.inputs, out.mutable_input()));
+  BW_RETURN_IF_ERROR(FillTensorConfigs(c.outputs, out.mutable_output()));
+  for (const auto& g : c.instance_groups) {
+    auto* m = out.add_instance_group();
+    m->set_name(g.name);
+    m->set_count(g.count);
+    ModelInstanceGroup::Kind kind;
+    if (!ModelInstanceGroup::Kind_Parse(g.kind, &kind)) {
+      return Internal("the instance kind " + g.kind + " has no Triton number");
+    }
+    m->set_kind(kind);
+  }
+  out.mutable_dynamic_batching();
+  for (const auto& [key, value] : c.parameters) {
+    (*out.mutable_parameters())[key].set_string_value(value);
+  }
+  return Status::Ok();
 }
 
 // Every RPC on the callback API with typed messages except ModelInfer, which takes its request
@@ -57,10 +106,11 @@ Status CheckRepositoryName(const std::string& repository) {
   return Unimplemented("repository_name is not supported: Batchwise serves one repository");
 }
 
-// The service: each RPC validates through KServeService, answers, and counts the answer.
-class InferenceService final : public ServiceBase {
+// The RPCs: each translates its message into InferenceService calls, answers, and counts the
+// answer.
+class GrpcHandlers final : public ServiceBase {
  public:
-  explicit InferenceService(KServeService& service) : service_(service) {}
+  explicit GrpcHandlers(InferenceService& service) : service_(service) {}
 
   ServerUnaryReactor* ServerLive(CallbackServerContext* ctx, const ServerLiveRequest*,
                                  ServerLiveResponse* response) override {
@@ -87,9 +137,9 @@ class InferenceService final : public ServiceBase {
 
   ServerUnaryReactor* ServerMetadata(CallbackServerContext* ctx, const ServerMetadataRequest*,
                                      ServerMetadataResponse* response) override {
-    response->set_name("batchwise");
+    response->set_name(InferenceService::kServerName);
     response->set_version(service_.server_version());
-    for (const auto& e : KServeService::Extensions()) response->add_extensions(e);
+    for (const auto& e : InferenceService::Extensions()) response->add_extensions(e);
     return Answer(ctx, "ServerMetadata", Status::Ok());
   }
 
@@ -97,13 +147,13 @@ class InferenceService final : public ServiceBase {
                                     ModelMetadataResponse* response) override {
     Status s = CheckModel(request->name(), request->version());
     if (!s.ok()) return Answer(ctx, "ModelMetadata", s);
-    auto c = service_.LoadedModel(request->name());
-    if (!c.ok()) return Answer(ctx, "ModelMetadata", c.status());
-    response->set_name(c->name);
-    response->add_versions("1");
-    response->set_platform(KServeService::PlatformName(*c));
-    FillTensors(c->inputs, response->mutable_inputs());
-    FillTensors(c->outputs, response->mutable_outputs());
+    auto m = service_.Metadata(request->name());
+    if (!m.ok()) return Answer(ctx, "ModelMetadata", m.status());
+    response->set_name(m->name);
+    for (const auto& v : m->versions) response->add_versions(v);
+    response->set_platform(m->platform);
+    FillTensors(m->inputs, response->mutable_inputs());
+    FillTensors(m->outputs, response->mutable_outputs());
     return Answer(ctx, "ModelMetadata", Status::Ok());
   }
 
@@ -123,21 +173,14 @@ class InferenceService final : public ServiceBase {
     return Answer(ctx, "ModelStatistics", s);
   }
 
-  // KServeService::TritonModelConfig (what HTTP's /config answers) in Triton's message.
+  // InferenceService::TritonConfig (what HTTP's /config answers in JSON) in Triton's message.
   ServerUnaryReactor* ModelConfig(CallbackServerContext* ctx, const ModelConfigRequest* request,
                                   ModelConfigResponse* response) override {
     Status s = CheckModel(request->name(), request->version());
     if (!s.ok()) return Answer(ctx, "ModelConfig", s);
-    auto config = service_.TritonModelConfig(request->name());
+    auto config = service_.TritonConfig(request->name());
     if (!config.ok()) return Answer(ctx, "ModelConfig", config.status());
-    // The HTTP configuration is Triton's JSON mapping of this message (plus a "batchwise"
-    // section the message has no field for).
-    google::protobuf::util::JsonParseOptions o;
-    o.ignore_unknown_fields = true;
-    auto parsed =
-        google::protobuf::util::JsonStringToMessage(config->dump(), response->mutable_config(), o);
-    if (!parsed.ok()) s = Internal("the configuration does not fit Triton's: " + parsed.ToString());
-    return Answer(ctx, "ModelConfig", s);
+    return Answer(ctx, "ModelConfig", FillConfig(*config, *response->mutable_config()));
   }
 
   ServerUnaryReactor* RepositoryIndex(CallbackServerContext* ctx,
@@ -160,14 +203,14 @@ class InferenceService final : public ServiceBase {
   ServerUnaryReactor* RepositoryModelLoad(CallbackServerContext* ctx,
                                           const RepositoryModelLoadRequest* request,
                                           RepositoryModelLoadResponse*) override {
-    return Repository(ctx, "RepositoryModelLoad", KServeService::RepositoryAction::kLoad,
+    return Repository(ctx, "RepositoryModelLoad", InferenceService::RepositoryAction::kLoad,
                       request->repository_name(), request->model_name());
   }
 
   ServerUnaryReactor* RepositoryModelUnload(CallbackServerContext* ctx,
                                             const RepositoryModelUnloadRequest* request,
                                             RepositoryModelUnloadResponse*) override {
-    return Repository(ctx, "RepositoryModelUnload", KServeService::RepositoryAction::kUnload,
+    return Repository(ctx, "RepositoryModelUnload", InferenceService::RepositoryAction::kUnload,
                       request->repository_name(), request->model_name());
   }
 
@@ -176,19 +219,19 @@ class InferenceService final : public ServiceBase {
 
  private:
   Status CheckModel(const std::string& model, const std::string& version) const {
-    BW_RETURN_IF_ERROR(KServeService::CheckModelName(model));
-    return KServeService::CheckModelVersion(model, version);
+    BW_RETURN_IF_ERROR(InferenceService::CheckModelName(model));
+    return InferenceService::CheckModelVersion(model, version);
   }
 
   // Load or unload as HTTP's repository routes do: the same authorization, then the admin
   // thread; the call is finished from there, so no gRPC thread waits for the load.
   ServerUnaryReactor* Repository(CallbackServerContext* ctx, const char* method,
-                                 KServeService::RepositoryAction action,
+                                 InferenceService::RepositoryAction action,
                                  const std::string& repository, const std::string& model) {
     const std::optional<std::string> authorization = Authorization(*ctx);
     Status s = service_.AuthorizeAdmin(authorization ? &*authorization : nullptr);
     if (s.ok()) s = CheckRepositoryName(repository);
-    if (s.ok()) s = KServeService::CheckModelName(model);
+    if (s.ok()) s = InferenceService::CheckModelName(model);
     if (!s.ok()) return Answer(ctx, method, s);
     ServerUnaryReactor* reactor = ctx->DefaultReactor();
     service_.PostRepositoryAction(action, model, [this, reactor, method](Status done) {
@@ -210,7 +253,7 @@ class InferenceService final : public ServiceBase {
     return reactor;
   }
 
-  KServeService& service_;
+  InferenceService& service_;
 };
 
 // `raw` parsed as a ModelInferRequest (an empty message is a valid, empty request).
@@ -224,7 +267,7 @@ Status ParseInferRequest(const grpc::ByteBuffer& raw, ModelInferRequest& out) {
   return Status::Ok();
 }
 
-ServerUnaryReactor* InferenceService::ModelInfer(CallbackServerContext* ctx,
+ServerUnaryReactor* GrpcHandlers::ModelInfer(CallbackServerContext* ctx,
                                                  const grpc::ByteBuffer* raw,
                                                  grpc::ByteBuffer* out) {
   const TimePoint start = service_.clock().Now();
@@ -262,8 +305,8 @@ ServerUnaryReactor* InferenceService::ModelInfer(CallbackServerContext* ctx,
 
 class GrpcServer::Impl {
  public:
-  explicit Impl(KServeService& service, const Options& options)
-      : service_(service), options_(options) {}
+  explicit Impl(InferenceService& service, const Options& options)
+      : handlers_(service), options_(options) {}
 
   Status Start() {
     grpc::ServerBuilder b;
@@ -271,7 +314,7 @@ class GrpcServer::Impl {
     b.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
     b.SetMaxReceiveMessageSize(options_.max_message_bytes);
     b.SetMaxSendMessageSize(options_.max_message_bytes);
-    b.RegisterService(&service_);
+    b.RegisterService(&handlers_);
     server_ = b.BuildAndStart();
     if (server_ == nullptr || port_ == 0) {
       server_.reset();
@@ -292,7 +335,7 @@ class GrpcServer::Impl {
   int port() const { return port_; }
 
  private:
-  InferenceService service_;
+  GrpcHandlers handlers_;
   const Options options_;
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
@@ -307,7 +350,7 @@ Status GrpcServer::Options::Validate() const {
 }
 
 Result<std::unique_ptr<GrpcServer>> GrpcServer::Create(const Options& options,
-                                                       KServeService& service) {
+                                                       InferenceService& service) {
   BW_RETURN_IF_ERROR(options.Validate());
   Options o = options;
   if (o.host.empty()) o.host = "127.0.0.1";

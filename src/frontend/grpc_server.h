@@ -1,7 +1,8 @@
 // GrpcServer: the KServe v2 gRPC endpoint (proto/grpc_service.proto, service
-// inference.GRPCInferenceService) on gRPC's callback API. Every RPC is answered through the same
-// KServeService operations the HTTP routes use, so validation, errors, statistics and the
-// per-model metrics are those of HTTP; docs/grpc-api.md lists the RPCs and their status codes.
+// inference.GRPCInferenceService) on gRPC's callback API: an adapter over the InferenceService
+// (service/inference_service.h), the one the HTTP routes use, so validation, errors, statistics
+// and the per-model metrics are those of HTTP; each RPC only translates its messages.
+// docs/grpc-api.md lists the RPCs and their status codes.
 //
 // No thread waits for an inference: ModelInfer hands the decoded request to the scheduler and
 // the scheduler's callback finishes the call from its batching thread. Request tensors are moved
@@ -21,7 +22,7 @@
 
 namespace batchwise {
 
-class KServeService;
+class InferenceService;
 
 class GrpcServer {
  public:
@@ -39,7 +40,7 @@ class GrpcServer {
   };
 
   // Binds and starts serving; UNAVAILABLE when the address cannot be bound.
-  static Result<std::unique_ptr<GrpcServer>> Create(const Options& options, KServeService& service);
+  static Result<std::unique_ptr<GrpcServer>> Create(const Options& options, InferenceService& service);
   ~GrpcServer();
   GrpcServer(const GrpcServer&) = delete;
   GrpcServer& operator=(const GrpcServer&) = delete;

@@ -148,15 +148,16 @@ Status Server::Start(const ServerOptions& o, Clock& clock, EngineFactory factory
   }
   BW_ASSIGN_OR_RETURN(metrics_, ServerMetrics::Create(o.metrics));
   metrics_->Attach(scheduler_.get());
-  KServeService::Options so = o.service;
+  InferenceService::Options so = o.service;
   so.model_repository = o.model_repository;
   so.overcommit = o.overcommit;
-  service_ = std::make_unique<KServeService>(so, *scheduler_, metrics_.get(), clock);
-  KServeService* service = service_.get();
+  service_ = std::make_unique<InferenceService>(so, *scheduler_, metrics_.get(), clock);
+  kserve_http_ = std::make_unique<KServeHttp>(*service_);
+  KServeHttp* routes = kserve_http_.get();
   HttpServer::Options http = o.http;
   http.clock = &clock;
-  BW_ASSIGN_OR_RETURN(http_, HttpServer::Create(http, [service](HttpRequest r, Responder done) {
-                        service->Handle(std::move(r), std::move(done));
+  BW_ASSIGN_OR_RETURN(http_, HttpServer::Create(http, [routes](HttpRequest r, Responder done) {
+                        routes->Handle(std::move(r), std::move(done));
                       }));
   http_->Start();
   spdlog::info("KServe v2 HTTP on {}:{}; metrics on port {}", o.http.host, http_->port(),
@@ -174,7 +175,7 @@ Status Server::Start(const ServerOptions& o, Clock& clock, EngineFactory factory
 }
 
 // Every model named by --models, else every model folder of the repository, through the same
-// routine as the repository extension's load (KServeService::LoadFromRepository).
+// routine as the repository extension's load (InferenceService::LoadFromRepository).
 void Server::LoadRepository(const ServerOptions& o, const std::vector<std::string>& folders) {
   std::vector<std::string> names = o.models;
   if (names.empty()) {
@@ -206,6 +207,7 @@ void Server::Shutdown() {
 Server::~Server() {
   Shutdown();
   grpc_.reset();
+  kserve_http_.reset();
   service_.reset();
   if (metrics_) metrics_->Attach(nullptr);
   scheduler_.reset();

@@ -16,8 +16,9 @@
 #include "common/clock.h"
 #include "frontend/grpc_server.h"
 #include "frontend/http_server.h"
-#include "frontend/kserve_service.h"
-#include "frontend/metrics.h"
+#include "frontend/kserve_http.h"
+#include "metrics/metrics.h"
+#include "service/inference_service.h"
 #include "serving/engine_factory.h"
 #include "serving/scheduler.h"
 
@@ -56,7 +57,7 @@ struct ServerOptions {
   // The gRPC endpoint; its port -1: none. Its empty host: http.host.
   GrpcServer::Options grpc;
   ServerMetrics::Options metrics;
-  KServeService::Options service;  // its model_repository is set from the field above
+  InferenceService::Options service;  // its model_repository is set from the field above
   Scheduler::Options scheduler;
 };
 
@@ -64,7 +65,7 @@ class Server {
  public:
   // Starts everything and loads the models. A repository that is not a folder, or a model of
   // `options.models` it does not hold, is an error; a model that fails to load is logged and
-  // skipped, and the server starts unready (KServeService::ready). `factory` null: DefaultEngineFactory. `processors` non-empty:
+  // skipped, and the server starts unready (InferenceService::ready). `factory` null: DefaultEngineFactory. `processors` non-empty:
   // used instead of discovery (tests).
   static Result<std::unique_ptr<Server>> Create(const ServerOptions& options, Clock& clock,
                                                 EngineFactory factory = nullptr,
@@ -82,7 +83,7 @@ class Server {
   int metrics_port() const { return metrics_->port(); }
   Scheduler& scheduler() { return *scheduler_; }
   ServerMetrics& metrics() { return *metrics_; }
-  const KServeService& service() const { return *service_; }
+  const InferenceService& service() const { return *service_; }
   // Models that failed to load at start, with why.
   const std::vector<std::string>& load_failures() const { return load_failures_; }
 
@@ -92,12 +93,13 @@ class Server {
                std::vector<Processor> processors);
   void LoadRepository(const ServerOptions& options, const std::vector<std::string>& folders);
 
-  // Destroyed bottom-up: the stopped gRPC server, the service (its admin thread), then the
-  // scheduler (drains), then the stopped HTTP server, then metrics.
+  // Destroyed bottom-up: the stopped gRPC server, the HTTP adapter, the service (its admin
+  // thread), then the scheduler (drains), then the stopped HTTP server, then metrics.
   std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<Scheduler> scheduler_;
-  std::unique_ptr<KServeService> service_;
+  std::unique_ptr<InferenceService> service_;
+  std::unique_ptr<KServeHttp> kserve_http_;
   std::unique_ptr<GrpcServer> grpc_;
   std::vector<std::string> load_failures_;
   std::once_flag shutdown_once_;

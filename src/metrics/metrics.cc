@@ -1,4 +1,4 @@
-#include "frontend/metrics.h"
+#include "metrics/metrics.h"
 
 #include <prometheus/collectable.h>
 #include <prometheus/counter.h>

@@ -8,7 +8,7 @@
 
 #include "batching/batch_controller.h"
 #include "cli/commands.h"
-#include "frontend/server.h"
+#include "app/server.h"
 #include "profile/reference.h"
 
 namespace batchwise::cli {

@@ -40,7 +40,8 @@ class GrpcServer {
   };
 
   // Binds and starts serving; UNAVAILABLE when the address cannot be bound.
-  static Result<std::unique_ptr<GrpcServer>> Create(const Options& options, InferenceService& service);
+  static Result<std::unique_ptr<GrpcServer>> Create(const Options& options,
+                                                    InferenceService& service);
   ~GrpcServer();
   GrpcServer(const GrpcServer&) = delete;
   GrpcServer& operator=(const GrpcServer&) = delete;

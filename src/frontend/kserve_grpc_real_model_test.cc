@@ -8,7 +8,7 @@
 #include <filesystem>
 
 #include "backend/testing/model_repo.h"
-#include "frontend/server.h"
+#include "app/server.h"
 #include "frontend/testing/http_client.h"
 #include "frontend/testing/server_fixture.h"
 #include "grpc_service.grpc.pb.h"

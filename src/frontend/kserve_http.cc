@@ -13,7 +13,6 @@ namespace batchwise {
 
 using nlohmann::json;
 
-
 struct KServeHttp::Route {
   enum class Kind {
     kServerMetadata,
@@ -289,28 +288,27 @@ void KServeHttp::Infer(const std::string& model, const HttpRequest& request,
   decoded->request.model = model;
   decoded->request.received = request.received;
   kserve::OutputEncoding encoding = std::move(decoded->encoding);
-  Status s = service_.SubmitInfer(
-      std::move(decoded->request), [this, respond, encoding, start, model](Status st,
-                                                                            InferResponse r) {
-        respond.Later([this, st, r = std::move(r), encoding, start, model] {
-          HttpResponse out;
-          auto encoded = st.ok() ? kserve::EncodeInferResponse(r, encoding)
-                                 : Result<kserve::EncodedResponse>(st);
-          if (!encoded.ok()) {
-            out = Error(encoded.status());
-          } else {
-            out.body = std::move(encoded->body);
-            if (encoded->json_size) {
-              out.content_type = "application/octet-stream";
-              out.headers.emplace_back("Inference-Header-Content-Length",
-                                       std::to_string(*encoded->json_size));
-            }
-          }
-          service_.RecordInferOutcome(model, encoded.status(), start);
-          if (ServerMetrics* m = service_.metrics(); m != nullptr) m->RecordHttp("infer", out.status);
-          return out;
-        });
-      });
+  Status s = service_.SubmitInfer(std::move(decoded->request), [this, respond, encoding, start,
+                                                                model](Status st, InferResponse r) {
+    respond.Later([this, st, r = std::move(r), encoding, start, model] {
+      HttpResponse out;
+      auto encoded =
+          st.ok() ? kserve::EncodeInferResponse(r, encoding) : Result<kserve::EncodedResponse>(st);
+      if (!encoded.ok()) {
+        out = Error(encoded.status());
+      } else {
+        out.body = std::move(encoded->body);
+        if (encoded->json_size) {
+          out.content_type = "application/octet-stream";
+          out.headers.emplace_back("Inference-Header-Content-Length",
+                                   std::to_string(*encoded->json_size));
+        }
+      }
+      service_.RecordInferOutcome(model, encoded.status(), start);
+      if (ServerMetrics* m = service_.metrics(); m != nullptr) m->RecordHttp("infer", out.status);
+      return out;
+    });
+  });
   if (!s.ok()) fail(s);
 }
 

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/testing/model_repo.h"
-#include "frontend/server.h"
+#include "app/server.h"
 #include "frontend/testing/http_client.h"
 #include "frontend/testing/server_fixture.h"
 

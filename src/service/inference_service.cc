@@ -281,8 +281,7 @@ Status InferenceService::LoadFromRepository(const std::string& model) {
 }
 
 Status InferenceService::LoadFolder(const std::string& model) {
-  const std::string folder =
-      (std::filesystem::path(options_.model_repository) / model).string();
+  const std::string folder = (std::filesystem::path(options_.model_repository) / model).string();
   const bool reload = scheduler_.IsLoaded(model);
   auto config = LoadModelConfig(folder);
   Status s;

@@ -208,7 +208,7 @@ class InferenceService {
   std::atomic<bool> ready_{false};
   mutable std::mutex failed_mu_;
   std::map<std::string, std::string> failed_ GUARDED_BY(failed_mu_);  // model -> why not loaded
-  std::unique_ptr<AdminQueue> admin_;  // last: joined first
+  std::unique_ptr<AdminQueue> admin_;                                 // last: joined first
 };
 
 }  // namespace batchwise

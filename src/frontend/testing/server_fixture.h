@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "frontend/server.h"
+#include "app/server.h"
 #include "serving/testing/fake_engine.h"
 
 namespace batchwise::testing {

@@ -1,7 +1,8 @@
 // Server: the whole `batchwise serve` — processors discovered, the scheduler with its monitor,
 // every model of the repository loaded, the KServe v2 HTTP and gRPC endpoints and the Prometheus
-// endpoint.
-// The CLI and the integration tests start it the same way.
+// endpoint. The application's wiring (src/app/): the only part that knows every other part, so
+// the frontend adapters, the service and the serving layers below them depend only downwards
+// (docs/design.md, "Parts"). The CLI and the integration tests start it the same way.
 //
 // Thread-safety: Create(), Shutdown() and the destructor belong to the owner's thread; the
 // accessors may be used from any thread while it runs. Owns everything it starts; Shutdown() stops
@@ -65,8 +66,8 @@ class Server {
  public:
   // Starts everything and loads the models. A repository that is not a folder, or a model of
   // `options.models` it does not hold, is an error; a model that fails to load is logged and
-  // skipped, and the server starts unready (InferenceService::ready). `factory` null: DefaultEngineFactory. `processors` non-empty:
-  // used instead of discovery (tests).
+  // skipped, and the server starts unready (InferenceService::ready). `factory` null:
+  // DefaultEngineFactory. `processors` non-empty: used instead of discovery (tests).
   static Result<std::unique_ptr<Server>> Create(const ServerOptions& options, Clock& clock,
                                                 EngineFactory factory = nullptr,
                                                 std::vector<Processor> processors = {});

@@ -1,4 +1,4 @@
-#include "frontend/server.h"
+#include "app/server.h"
 
 #include <spdlog/spdlog.h>
 

@@ -1,6 +1,6 @@
 // Server wiring: where the frontend's threads run (ServerOptions::frontend_cores); readiness when a
 // model fails to load; what stops the start.
-#include "frontend/server.h"
+#include "app/server.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // BatchController: picks the size of the next batch from the latencies of the batches before it
-// (DESIGN.md §1, steps S401–S407).
+// (docs/design.md §1, steps S401–S407).
 //
 // Four policies share one interface and one Options struct, so a model switches policy by config:
 //   kFixed       a set batch size (the batcher adds a maximum queue delay): the static baseline.
@@ -9,7 +9,7 @@
 //                Mann–Kendall trend of the last n batch sizes, settled once latency and throughput
 //                both hold; see TrendController in batch_controller.cc for the exact gating rule.
 //
-// "Latency" here is end to end, as the method states it (DESIGN.md S401): the largest queue wait
+// "Latency" here is end to end, as the method states it (S401): the largest queue wait
 // plus compute of any request in the batch, i.e. its oldest request's (the batch's p100). That is
 // what a client sees of the batch beyond its own network time. Throughput is the batch's samples
 // per second of compute (batch size / compute latency): what the size delivers while the instance

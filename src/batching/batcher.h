@@ -1,5 +1,5 @@
 // Batcher: one request queue per model instance group; forms batches and runs them through a
-// function it is given (DESIGN.md §1, steps S4 and S407).
+// function it is given (docs/design.md §1, steps S4 and S407).
 //
 // When a batch leaves (one batch runs at a time: the thread runs it, so "idle" means the thread is
 // waiting here):

@@ -1,4 +1,5 @@
-// Mann–Kendall trend test (DESIGN.md §1, steps S402–S405) and the inverse normal CDF it needs.
+// Mann–Kendall trend test (steps S402–S405, docs/design.md §1) and the inverse normal CDF it
+// needs.
 //
 // Pure functions over values; thread-safe, no state.
 #pragma once

@@ -1,5 +1,5 @@
-// `batchwise profile`: measures load-performance tables (DESIGN.md S1) for models on processors,
-// stores them, prints them and plots them.
+// `batchwise profile`: measures load-performance tables (step S1, docs/design.md §1) for models on
+// processors, stores them, prints them and plots them.
 #include <unistd.h>
 
 #include <algorithm>

@@ -1,6 +1,6 @@
 // `batchwise simulate`: places the repository's models on this machine's CPU partitions plus
 // simulated processors (load-performance tables of hardware we do not have), loads them, and
-// prints every placement decision with the numbers behind it (DESIGN.md S2-S3).
+// prints every placement decision with the numbers behind it (docs/design.md S2-S3).
 #include <cstdio>
 #include <filesystem>
 

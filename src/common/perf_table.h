@@ -1,5 +1,5 @@
 // PerfTable: a load-performance table — latency and throughput of one model on one processor
-// over batch sizes and concurrent instance counts (DESIGN.md step S1).
+// over batch sizes and concurrent instance counts (docs/design.md step S1).
 //
 // The profiler (profile/) measures and writes these; the simulated processor (backend/) replays
 // one; placement reads the processing performance. The JSON format is documented in

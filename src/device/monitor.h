@@ -1,6 +1,6 @@
 // HardwareMonitor: samples every processor's utilisation and memory utilisation on a period,
-// smooths them (device/smoothing.h) and serves the latest state of all processors (DESIGN.md step
-// S2).
+// smooths them (device/smoothing.h) and serves the latest state of all processors (step S2,
+// docs/design.md §1).
 //
 // Thread-safe: Snapshot(), State(), rounds() and SampleOnce() may be called from any thread while
 // the sampling thread runs; Start() and Stop() belong to the owner's thread.

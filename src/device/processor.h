@@ -1,5 +1,5 @@
 // Processor: one place a model instance can run — a CPU (whole or a partition of its cores), an
-// NVIDIA GPU, or a simulated accelerator replaying a load-performance table (DESIGN.md §3).
+// NVIDIA GPU, or a simulated accelerator replaying a load-performance table (docs/design.md).
 //
 // Plain value types and pure functions: not synchronised, safe to copy between threads. The spec
 // grammar and the simulated declaration format are documented in docs/processors.md.

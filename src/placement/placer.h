@@ -1,4 +1,4 @@
-// Placement: the inference-workload score and the least-workload decision (DESIGN.md S2-S3).
+// Placement: the inference-workload score and the least-workload decision (docs/design.md S2-S3).
 //
 // Placement sees processors only through ProcessorView snapshots that the caller (serving/) builds
 // from the live monitor and the profiles, so every decision is a pure function of its inputs and
@@ -60,7 +60,7 @@ struct ModelRequirements {
   double expected_rate_per_s = 0;
 };
 
-// workload_p = w_u*u_p + w_m*m_p + w_c*(1 - P_p / max_q P_q)   (DESIGN.md §1)
+// workload_p = w_u*u_p + w_m*m_p + w_c*(1 - P_p / max_q P_q)   (docs/design.md §1)
 struct WorkloadWeights {
   double utilization = 0.5;  // w_u: how much current busyness repels new work
   double memory = 0.2;       // w_m: memory pressure

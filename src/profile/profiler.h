@@ -1,4 +1,4 @@
-// Profiler: measures a load-performance table for one model on one processor (DESIGN.md S1).
+// Profiler: measures a load-performance table for one model on one processor (docs/design.md S1).
 //
 // For each instance count k and batch size b it runs k engine instances concurrently, each
 // looping batches of b, warms up, then measures in windows until the last `stable_windows`

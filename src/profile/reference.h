@@ -1,5 +1,5 @@
-// Reference profiles: DESIGN.md S1 on the main job. Every processor placement scores needs P, the
-// processing performance of the reference model (ResNet-50) on it, from a load-performance table.
+// Reference profiles: step S1 of the method (docs/design.md §1) on the main job. Every processor
+// placement scores needs P, the processing performance of the reference model (ResNet-50) on it, from a load-performance table.
 // For each processor this finds, in order:
 //   stored    a table in the profile store that matches the processor's signature, the reference
 //             model's file hash and one of its engines (the best engine's when several match);

@@ -1,5 +1,5 @@
 // ModelInstance: one loaded copy of a model on one processor — its engine (weights, threads pinned
-// to the processor's cores) and the Batcher that feeds it (DESIGN.md S3-S4, the "container").
+// to the processor's cores) and the Batcher that feeds it (docs/design.md S3-S4, the "container").
 //
 // Thread-safe: Submit() from any thread; the batcher's thread runs batches and completes
 // requests. Drain() blocks until every accepted request has completed; the owner calls it before

@@ -1,4 +1,4 @@
-// Classification post-processing, the second half of a model's "inference script" (DESIGN.md
+// Classification post-processing, the second half of a model's "inference script" (docs/design.md
 // S10): an extra output of the top classes of each sample, in the format of Triton's
 // classification extension ("score:index" strings, highest score first).
 //

@@ -1,7 +1,8 @@
-// Image pre-processing, the first half of a model's "inference script" (DESIGN.md S10): turns the
-// raw forms of an image input — UINT8 [N,H,W,3] RGB pixels of any size, or BYTES [N] encoded
-// JPEG/PNG files — into the FP32 [N,3,height,width] tensor the model takes: decode, resize (and
-// center-crop), reorder channels, scale and normalise, as the model's ImagePreprocess says.
+// Image pre-processing, the first half of a model's "inference script" (step S10,
+// docs/design.md §1): turns the raw forms of an image input — UINT8 [N,H,W,3] RGB pixels of any
+// size, or BYTES [N] encoded JPEG/PNG files — into the FP32 [N,3,height,width] tensor the model
+// takes: decode, resize (and center-crop), reorder channels, scale and normalise, as the model's
+// ImagePreprocess says.
 //
 // Pure functions, safe from any thread. The scheduler calls them on the thread that submits the
 // request (serving/model_runtime.h says why). OpenCV's parallel_for_ inside resize runs serially

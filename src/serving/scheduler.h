@@ -1,5 +1,5 @@
-// Scheduler: the inference scheduler (DESIGN.md S3-S4). Owns the loaded models, their instances
-// and placements; routes each request to one of its model's instances; moves instances when load
+// Scheduler: the inference scheduler (steps S3-S4, docs/design.md §1). Owns the loaded models,
+// their instances and placements; routes each request to one of its model's instances; moves instances when load
 // shifts (re-placement with hysteresis, no request lost).
 //
 // Loading a model = place it (least workload, placement/placer.h), create its instance on the

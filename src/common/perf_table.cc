@@ -48,6 +48,18 @@ int PerfTable::MaxUsefulInstances(double min_gain) const {
   return useful;
 }
 
+double PerfTable::Capacity(int instances) const {
+  int row = 0;
+  for (const auto& c : cells) {
+    if (c.instances <= instances) row = std::max(row, c.instances);
+  }
+  double best = 0;
+  for (const auto& c : cells) {
+    if (c.instances == row) best = std::max(best, c.throughput);
+  }
+  return best;
+}
+
 std::vector<PerfCell> PerfTable::Row(int instances) const {
   std::vector<PerfCell> row;
   for (const auto& c : cells) {

@@ -49,6 +49,9 @@ struct PerfTable {
   // Largest instance count whose best throughput is still above the best of one fewer instance by
   // more than `min_gain` (relative, 0.05 = 5 %). 1 for single-instance tables.
   int MaxUsefulInstances(double min_gain = 0.05) const;
+  // The processor's capacity with `instances` concurrent instances: the best throughput of that
+  // row, or of the largest row below it when the table has none (samples/s; 0 below the first).
+  double Capacity(int instances) const;
   // Cells for one instance count, sorted by batch size.
   std::vector<PerfCell> Row(int instances) const;
 

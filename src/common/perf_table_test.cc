@@ -41,6 +41,15 @@ TEST(PerfTableTest, MaxUsefulInstancesStopsWhenGainIsSmall) {
   EXPECT_EQ(t.MaxUsefulInstances(0.05), 2);
 }
 
+TEST(PerfTableTest, CapacityIsTheBestOfTheRowOrTheLargestRowBelow) {
+  PerfTable t = Table();
+  EXPECT_DOUBLE_EQ(t.Capacity(1), 250);
+  EXPECT_DOUBLE_EQ(t.Capacity(2), 210);
+  EXPECT_DOUBLE_EQ(t.Capacity(3), 190);
+  EXPECT_DOUBLE_EQ(t.Capacity(5), 190);  // no 5-instance row: the 3-instance one
+  EXPECT_DOUBLE_EQ(t.Capacity(0), 0);
+}
+
 TEST(PerfTableTest, LatencyInterpolatesAndExtrapolates) {
   PerfTable t = Table();
   EXPECT_DOUBLE_EQ(*t.LatencyMs(1), 10);

@@ -50,27 +50,52 @@ std::string Exclusion(const ModelRequirements& m, const ProcessorView& p, const 
   return "";
 }
 
-// Strict weak order: one that fits the model's rate, then (neither fits) more spare samples/s,
-// then lower workload, then higher performance, then smaller id. Without a rate all fit.
+// Strict weak order: more samples/s served with the model, then less demand left unserved, then
+// lower workload, then higher performance, then smaller id. Without a rate only the last three.
 bool Better(const CandidateScore& a, const CandidateScore& b) {
-  if (a.fits != b.fits) return a.fits;
-  if (!a.fits && std::abs(a.spare_per_s - b.spare_per_s) > kTieEpsilon) {
-    return a.spare_per_s > b.spare_per_s;
+  if (std::abs(a.gain_per_s - b.gain_per_s) > kTieEpsilon) return a.gain_per_s > b.gain_per_s;
+  if (std::abs(a.unserved_per_s - b.unserved_per_s) > kTieEpsilon) {
+    return a.unserved_per_s < b.unserved_per_s;
   }
   if (std::abs(a.workload - b.workload) > kTieEpsilon) return a.workload < b.workload;
   if (std::abs(a.performance - b.performance) > kTieEpsilon) return a.performance > b.performance;
   return a.processor_id < b.processor_id;
 }
 
-// `p` as it would be with `m` on it, for the look-ahead: the model's own expected rate / P on top
-// of the utilisation it has now. Unchanged when the model brings no rate or P is unknown.
+// C(n): samples/s `p` serves with `instances` instances (at least one); P without per-count data.
+double CapacityWith(const ProcessorView& p, int instances) {
+  if (p.capacity_per_s.empty()) return p.performance;
+  const int k = std::clamp(instances, 1, static_cast<int>(p.capacity_per_s.size()));
+  return p.capacity_per_s[k - 1];
+}
+
+// `p` as it would be with `m` on it, for the look-ahead: the work there now (u * P) plus the
+// model's expected rate, over the capacity with one more instance. Without per-count data that is
+// u + rate / P. Unchanged when the model brings no rate or the capacity is unknown.
 ProcessorView WithModel(const ProcessorView& p, const ModelRequirements& m) {
   ProcessorView after = p;
-  if (m.expected_rate_per_s > 0 && p.performance > 0) {
+  const double capacity = CapacityWith(p, p.instances + 1);
+  if (m.expected_rate_per_s > 0 && capacity > 0) {
     after.reserved_utilization =
-        std::max(p.utilization, p.reserved_utilization) + m.expected_rate_per_s / p.performance;
+        std::max(p.utilization, p.reserved_utilization) * (p.performance / capacity) +
+        m.expected_rate_per_s / capacity;
   }
   return after;
+}
+
+// CandidateScore::gain_per_s and unserved_per_s of `c` (its `fits` set) for `m` on `p`.
+void ScoreServed(const ModelRequirements& m, const ProcessorView& p, CandidateScore& c) {
+  const double rate = m.expected_rate_per_s;
+  if (rate <= 0) return;
+  const double work = std::max({p.utilization, p.reserved_utilization, 0.0}) * p.performance;
+  const double now = CapacityWith(p, p.instances);
+  const double after = CapacityWith(p, p.instances + 1);
+  if (c.fits) {
+    c.gain_per_s = rate + std::max(0.0, work - now);
+  } else {
+    c.gain_per_s = std::max(0.0, after - std::min(now, work));
+    c.unserved_per_s = work + rate - after;
+  }
 }
 
 // The utilisation and workload recorded are those the choice used (after the model, with a rate).
@@ -83,9 +108,8 @@ CandidateScore Score(const ModelRequirements& m, const ProcessorView& p, double 
   c.memory_utilization = p.memory_utilization;
   c.performance = p.performance;
   c.workload = Workload(after, max_perf, w);
-  const double u_now = std::clamp(std::max(p.utilization, p.reserved_utilization), 0.0, 1.0);
-  c.spare_per_s = p.performance * (1 - u_now);
   c.fits = m.expected_rate_per_s <= 0 || c.utilization <= 1 + kTieEpsilon;
+  ScoreServed(m, p, c);
   c.engine = PickEngine(m, p);
   c.excluded = Exclusion(m, p, c.engine);
   if (!c.excluded.empty() && p.instances >= p.max_instances) {
@@ -99,9 +123,12 @@ CandidateScore Score(const ModelRequirements& m, const ProcessorView& p, double 
 std::string Explain(const CandidateScore& best, size_t eligible, double rate) {
   std::ostringstream s;
   s.precision(4);
-  if (!best.fits) {
+  if (best.gain_per_s > rate + kTieEpsilon) {
+    s << "one more instance here serves the most: " << best.gain_per_s << " samples/s more, "
+      << rate << " of them its expected rate, the rest demand already booked here";
+  } else if (!best.fits) {
     s << "no processor can absorb its expected " << rate << " samples/s; most spare ("
-      << best.spare_per_s << " samples/s)";
+      << best.gain_per_s << " samples/s)";
   } else {
     s << "least workload " << best.workload;
     if (rate > 0) s << " after booking its expected " << rate << " samples/s";

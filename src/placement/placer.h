@@ -33,6 +33,11 @@ struct ProcessorView {
   double performance = 0;  // P_p: profiled processing performance, samples/s (0: unprofiled)
   int instances = 0;       // model instances running there now
   int max_instances = 1;   // profiled maximum number of inference services
+  // [k-1]: samples/s the processor serves with k instances, from the same table as P (its
+  // k-instance row's best; a 2-core partition: 12.9 with one instance, 25.8 with two). The
+  // look-ahead scores the model against the capacity with one more instance. Empty: P for every
+  // count (simulated processors with only P, the fallback).
+  std::vector<double> capacity_per_s;
   // What sets max_instances, for reasons shown to operators ("its profile's maximum of useful
   // instances"); empty: "its limit".
   std::string max_instances_source;
@@ -78,10 +83,16 @@ struct CandidateScore {
   std::string excluded;  // empty when eligible; otherwise why not
   // Excluded only because it already runs its maximum of instances (overcommit may use it).
   bool at_instance_limit = false;
-  // Look-ahead (the model has an expected rate): whether the processor can absorb it (u after
-  // the model <= 1), and the reference-model samples/s it has spare now, P * (1 - u).
+  // Look-ahead (the model has an expected rate). With W the work booked there (u * P) and C(n)
+  // its capacity with n instances (ProcessorView::capacity_per_s; P without them), one more
+  // instance makes it C(n+1):
+  // whether the processor absorbs the rate (u after = (W + rate) / C(n+1) <= 1);
   bool fits = true;
-  double spare_per_s = 0;
+  // reference-model samples/s it serves more with the model: min(C(n+1), W + rate) -
+  // min(C(n), W); without per-count data min(rate, P * (1 - u)), its spare capacity;
+  double gain_per_s = 0;
+  // and the demand it leaves unserved there: W + rate - C(n+1) when it does not fit, else 0.
+  double unserved_per_s = 0;
   bool eligible() const { return excluded.empty(); }
 };
 
@@ -120,9 +131,12 @@ class Placer {
   // then to the smaller id, so the same inputs always give the same answer. The decision is
   // recorded even when no processor qualifies (then `chosen` is empty and `reason` says why).
   // With `model.expected_rate_per_s` > 0 the choice looks one placement ahead: each processor is
-  // scored as it would be with the model's rate / P booked on top of its u; processors that can
-  // absorb the rate (u after <= 1) come first, least workload after wins among them; when none
-  // can, the one with the most spare samples/s, P * (1 - u), wins (the most of the model served).
+  // scored as it would be with the model's rate booked on top of its work, against its capacity
+  // with one more instance (CandidateScore::fits). The one whose served samples/s grow most wins
+  // (gain_per_s: the whole rate where it fits; where none fits, the most spare capacity), then the
+  // one leaving least demand unserved, then least workload after. Without per-count capacities
+  // that is: processors that absorb the rate first, least workload after among them; when none
+  // can, the most spare samples/s, P * (1 - u).
   PlacementDecision Place(const ModelRequirements& model, std::span<const ProcessorView> processors);
 
   // Places several models at once (a fleet-level pass): the largest expected rate first (ties keep

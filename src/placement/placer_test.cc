@@ -119,6 +119,23 @@ TEST(ProcessorViewTest, TheInstanceLimitNamesItsSource) {
   EXPECT_EQ(p.max_instances_source, "the limit of a processor without a profile (1)");
 }
 
+TEST(ProcessorViewTest, CapacityPerInstanceCountComesFromTheTable) {
+  auto table = std::make_shared<PerfTable>();
+  table->cells = {{.batch_size = 8, .instances = 1, .throughput = 12.9},
+                  {.batch_size = 8, .instances = 2, .throughput = 25.8},
+                  {.batch_size = 8, .instances = 3, .throughput = 26}};  // not useful: +0.8 %
+  Processor sim;
+  sim.id = "sim:cpu2";
+  sim.kind = ProcessorKind::kCpu;
+  sim.simulated = true;
+  sim.table = table;
+  ProcessorPerformance perf = PerformanceOf(sim, nullptr, {});
+  EXPECT_EQ(perf.max_instances, 2);
+  EXPECT_EQ(perf.capacity_per_s, (std::vector<double>{12.9, 25.8}));
+  EXPECT_EQ(MakeProcessorView(sim, nullptr, perf, {}).capacity_per_s, perf.capacity_per_s);
+  EXPECT_TRUE(PerformanceOf(Processor{}, nullptr, {}).capacity_per_s.empty());  // fallback: P
+}
+
 TEST_F(PlacerTest, TiesAreBrokenDeterministically) {
   // Equal workload: the faster one; equal speed too: the smaller id, whatever the input order.
   std::vector<ProcessorView> ps = {Proc("cpu:1", "cpu", 0.2, 0.2, 40), Proc("cpu:0", "cpu", 0.2, 0.2, 40)};
@@ -181,7 +198,7 @@ TEST_F(PlacerTest, LookAheadSendsAnOverflowToTheMostSpareCapacity) {
   ps[0].instances = 1;
   PlacementDecision d = placer_->Place(WithRate("m", 5638), ps);
   EXPECT_EQ(d.chosen, "sim:a100");
-  EXPECT_DOUBLE_EQ(d.candidates[1].spare_per_s, 2858);
+  EXPECT_DOUBLE_EQ(d.candidates[1].gain_per_s, 2858);
   EXPECT_NE(d.reason.find("most spare"), std::string::npos);
 }
 
@@ -215,6 +232,55 @@ TEST_F(PlacerTest, PlanBooksRateAndMemoryOnSharedProcessors) {
   EXPECT_NEAR(fast_for_c.utilization, (4000.0 + 2500 + 1000) / 7000, 1e-9);
   EXPECT_NEAR(fast_for_c.memory_utilization, 2.0 / 3, 1e-9);
   EXPECT_FALSE(fast_for_c.fits);
+}
+
+// A 2-core partition (one instance per core: 12.9 samples/s with one instance, 25.8 with two)
+// already booked with 20 samples/s, and an idle lone core.
+std::vector<ProcessorView> PartitionAndCore(bool per_count) {
+  ProcessorView partition = Proc("sim:cpu2", "cpu", 0, 0, 25.8, {"simulated"});
+  partition.max_instances = 2;
+  partition.instances = 1;
+  partition.reserved_utilization = 20 / 25.8;
+  ProcessorView core = Proc("sim:cpu1", "cpu", 0, 0, 12.9, {"simulated"});
+  core.max_instances = 1;
+  if (per_count) {
+    partition.capacity_per_s = {12.9, 25.8};
+    core.capacity_per_s = {12.9};
+  }
+  return {partition, core};
+}
+
+TEST_F(PlacerTest, ASecondModelTakesThePartitionsSecondInstanceWhereTheCapacityIs) {
+  // One instance serves 12.9 of the 20 booked: the second instance adds 12.9 served samples/s
+  // there (the model's 5 and 7.1 of the first's overflow), the lone core only the model's 5.
+  PlacementDecision d = placer_->Place(WithRate("m", 5), PartitionAndCore(true));
+  EXPECT_EQ(d.chosen, "sim:cpu2");
+  EXPECT_NEAR(d.candidates[0].gain_per_s, 5 + (20 - 12.9), 1e-9);
+  EXPECT_NEAR(d.candidates[1].gain_per_s, 5, 1e-9);
+  EXPECT_NE(d.reason.find("one more instance here serves the most"), std::string::npos);
+}
+
+TEST_F(PlacerTest, WithoutPerCountCapacityThePartitionCountsAsPForAnyInstances) {
+  // The old rule: both absorb the 5 samples/s against P, so the least workload after wins.
+  PlacementDecision d = placer_->Place(WithRate("m", 5), PartitionAndCore(false));
+  EXPECT_EQ(d.chosen, "sim:cpu1");
+  EXPECT_NEAR(d.candidates[0].utilization, 25 / 25.8, 1e-9);
+  EXPECT_NEAR(d.candidates[0].gain_per_s, 5, 1e-9);
+  EXPECT_NE(d.reason.find("least workload"), std::string::npos);
+}
+
+TEST_F(PlacerTest, OneInstanceOnAPartitionAbsorbsOnlyItsOwnCoresShare) {
+  // Empty partition, 20 samples/s: its first instance serves 12.9, so it does not fit; scored
+  // against P (no per-count data) it would.
+  for (bool per_count : {true, false}) {
+    std::vector<ProcessorView> ps = PartitionAndCore(per_count);
+    ps[0].instances = 0;
+    ps[0].reserved_utilization = 0;
+    const CandidateScore c = placer_->Place(WithRate("m", 20), ps).candidates[0];
+    EXPECT_EQ(c.fits, !per_count);
+    EXPECT_NEAR(c.utilization, per_count ? 20 / 12.9 : 20 / 25.8, 1e-9);
+    EXPECT_NEAR(c.gain_per_s, per_count ? 12.9 : 20, 1e-9);
+  }
 }
 
 TEST(PlacerCreateTest, RejectsBadWeights) {

@@ -29,6 +29,9 @@ ProcessorPerformance PerformanceOf(const Processor& p, const PerfTable* profile,
                                 "-core partition";
   }
   perf.max_instances_source += " (" + std::to_string(perf.max_instances) + ")";
+  if (table != nullptr && !table->cells.empty()) {
+    for (int k = 1; k <= perf.max_instances; ++k) perf.capacity_per_s.push_back(table->Capacity(k));
+  }
   return perf;
 }
 
@@ -73,6 +76,7 @@ ProcessorView MakeProcessorView(const Processor& p, const ProcessorState* state,
   v.instances = occupancy.instances;
   v.max_instances = perf.max_instances;
   v.max_instances_source = perf.max_instances_source;
+  v.capacity_per_s = perf.capacity_per_s;
   v.reserved_utilization = occupancy.reserved_utilization;
   v.engines = EnginesFor(p);
   return v;

@@ -32,6 +32,9 @@ struct ProcessorPerformance {
   std::string source;  // "profile", "simulated table" or "fallback"
   // What sets max_instances, in words (ProcessorView::max_instances_source).
   std::string max_instances_source;
+  // [k-1]: the table's capacity with k instances (PerfTable::Capacity), k = 1..max_instances;
+  // empty for the fallback (ProcessorView::capacity_per_s).
+  std::vector<double> capacity_per_s;
 };
 
 // From `profile` when given (a stored table measured on this processor), else from the

@@ -17,6 +17,7 @@
 
 #include "common/thread_annotations.h"
 #include "device/nvml.h"
+#include "frontend/listen_check.h"
 #include "serving/scheduler.h"
 
 namespace batchwise {
@@ -329,12 +330,13 @@ Result<std::unique_ptr<ServerMetrics>> ServerMetrics::Create(const Options& opti
                         .Register(*impl->registry);
   impl->gpus = std::make_shared<GpuCollector>(options.gpus ? options.gpus : NvmlGauges());
   if (options.port >= 0) {
+    // civetweb reports a taken port only as "null context when constructing CivetServer".
+    BW_RETURN_IF_ERROR(CheckCanListen(options.host, options.port, options.port_flag));
     try {
       impl->exposer = std::make_unique<prometheus::Exposer>(
           options.host + ":" + std::to_string(options.port), 2);
     } catch (const std::exception& e) {
-      return Unavailable("cannot serve metrics on " + options.host + ":" +
-                         std::to_string(options.port) + ": " + e.what());
+      return ListenError(options.host, options.port, options.port_flag, e.what());
     }
     impl->exposer->RegisterCollectable(impl->registry);
     impl->exposer->RegisterCollectable(impl->collector);

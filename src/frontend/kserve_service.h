@@ -23,6 +23,7 @@
 
 #include "common/clock.h"
 #include "common/thread_annotations.h"
+#include "common/version.h"
 #include "frontend/http_server.h"
 #include "frontend/metrics.h"
 #include "repository/model_config.h"
@@ -40,7 +41,7 @@ class KServeService {
     // Loads overcommit the least-workload processor when every one that can run the model is at
     // its instance limit (LoadOptions::overcommit; ServerOptions::overcommit).
     bool overcommit = true;
-    std::string server_version = "0.1.0";
+    std::string server_version = ServerVersion();
   };
 
   // `metrics` may be null.

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Batchwise: a model-inference server with workload-aware placement and adaptive "
                "batching"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", batchwise::cli::VersionText());
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
 
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   batchwise::cli::Command bench = batchwise::cli::AddBenchCommand(app);
   batchwise::cli::Command simulate = batchwise::cli::AddSimulateCommand(app);
   batchwise::cli::Command models = batchwise::cli::AddModelsCommand(app);
+  batchwise::cli::Command version = batchwise::cli::AddVersionCommand(app);
 
   try {
     app.parse(argc, argv);
@@ -50,5 +52,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("simulate")) return simulate();
   if (app.got_subcommand("serve")) return serve();
   if (app.got_subcommand("bench")) return bench();
+  if (app.got_subcommand("version")) return version();
   return 2;
 }

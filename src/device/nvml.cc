@@ -35,6 +35,7 @@ struct NvmlLibrary::Api {
   nvmlReturn_t (*utilization)(nvmlDevice_t, nvmlUtilization_t*) = nullptr;
   nvmlReturn_t (*memory)(nvmlDevice_t, nvmlMemory_t*) = nullptr;
   nvmlReturn_t (*name)(nvmlDevice_t, char*, unsigned int) = nullptr;
+  nvmlReturn_t (*uuid)(nvmlDevice_t, char*, unsigned int) = nullptr;
 
   Status ResolveAll(void* h) {
     BW_RETURN_IF_ERROR(Resolve(h, "nvmlInit_v2", init));
@@ -43,6 +44,7 @@ struct NvmlLibrary::Api {
     BW_RETURN_IF_ERROR(Resolve(h, "nvmlDeviceGetHandleByIndex_v2", handle_by_index));
     BW_RETURN_IF_ERROR(Resolve(h, "nvmlDeviceGetUtilizationRates", utilization));
     BW_RETURN_IF_ERROR(Resolve(h, "nvmlDeviceGetMemoryInfo", memory));
+    BW_RETURN_IF_ERROR(Resolve(h, "nvmlDeviceGetUUID", uuid));
     return Resolve(h, "nvmlDeviceGetName", name);
   }
 };
@@ -89,6 +91,14 @@ Result<std::string> NvmlLibrary::DeviceName(int index) const {
   char name[kNameLength] = {};
   BW_RETURN_IF_ERROR(Check(api_->name(dev, name, kNameLength), "nvmlDeviceGetName"));
   return std::string(name);
+}
+
+Result<std::string> NvmlLibrary::DeviceUuid(int index) const {
+  nvmlDevice_t dev = nullptr;
+  BW_RETURN_IF_ERROR(Check(api_->handle_by_index(index, &dev), "nvmlDeviceGetHandleByIndex_v2"));
+  char uuid[kNameLength] = {};  // NVML_DEVICE_UUID_V2_BUFFER_SIZE is 96 too
+  BW_RETURN_IF_ERROR(Check(api_->uuid(dev, uuid, kNameLength), "nvmlDeviceGetUUID"));
+  return std::string(uuid);
 }
 
 Result<GpuReading> NvmlLibrary::Read(int index) const {

@@ -34,6 +34,8 @@ class NvmlLibrary {
 
   Result<int> DeviceCount() const;
   Result<std::string> DeviceName(int index) const;
+  // "GPU-xxxxxxxx-..." as nvidia-smi -L prints it.
+  Result<std::string> DeviceUuid(int index) const;
   Result<GpuReading> Read(int index) const;
 
  private:

@@ -11,6 +11,7 @@
 
 #include "frontend/grpc_codec.h"
 #include "frontend/grpc_status.h"
+#include "frontend/listen_check.h"
 #include "grpc_service.grpc.pb.h"
 #include "service/inference_service.h"
 
@@ -309,6 +310,8 @@ class GrpcServer::Impl {
       : handlers_(service), options_(options) {}
 
   Status Start() {
+    // gRPC logs its own error tree for a port it cannot bind: check first, say it in one line.
+    BW_RETURN_IF_ERROR(CheckCanListen(options_.host, options_.port, options_.port_flag));
     grpc::ServerBuilder b;
     const std::string address = options_.host + ":" + std::to_string(options_.port);
     b.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
@@ -318,7 +321,7 @@ class GrpcServer::Impl {
     server_ = b.BuildAndStart();
     if (server_ == nullptr || port_ == 0) {
       server_.reset();
-      return Unavailable("cannot serve gRPC on " + address);
+      return ListenError(options_.host, options_.port, options_.port_flag, "gRPC cannot bind it");
     }
     return Status::Ok();
   }

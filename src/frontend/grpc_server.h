@@ -31,6 +31,8 @@ class GrpcServer {
     std::string host;
     // Port; 0 picks a free one (port() tells which). The Server starts no gRPC endpoint at -1.
     int port = 8001;
+    // The flag that set `port`, named when it cannot be taken.
+    std::string port_flag = "--grpc-port";
     // Largest request and response message, bytes (RESOURCE_EXHAUSTED above, from gRPC itself).
     int max_message_bytes = 64 << 20;
     // On Shutdown(), how long calls in flight may still finish before gRPC cancels them, ms.

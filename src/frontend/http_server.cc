@@ -27,6 +27,7 @@
 #include "common/thread_annotations.h"
 #include "frontend/accept_backoff.h"
 #include "frontend/http_status.h"
+#include "frontend/listen_check.h"
 
 namespace batchwise {
 
@@ -486,10 +487,7 @@ Status HttpServer::Impl::Listen() {
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (!ec) port = acceptor.local_endpoint(ec).port();
-  if (ec) {
-    return Unavailable("cannot listen on " + options.host + ":" + std::to_string(options.port) +
-                       ": " + ec.message());
-  }
+  if (ec) return ListenError(options.host, options.port, options.port_flag, ec.message());
   return Status::Ok();
 }
 

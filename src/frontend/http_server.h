@@ -85,6 +85,8 @@ class HttpServer {
     std::string host = "127.0.0.1";
     // TCP port; 0 picks a free one (port() tells which).
     int port = 8000;
+    // The flag that set `port`, named when it cannot be taken.
+    std::string port_flag = "--http-port";
     // Asio threads that parse, dispatch and write.
     int threads = 2;
     // Largest request header block, bytes; larger: 413 and the connection is closed.

@@ -16,6 +16,8 @@
 #include <utility>
 
 #include "common/thread_annotations.h"
+#include "device/nvml.h"
+#include "frontend/listen_check.h"
 #include "serving/scheduler.h"
 
 namespace batchwise {
@@ -26,7 +28,7 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-// The one list of metrics (name, type, help); docs/http-api.md repeats it.
+// The one list of metrics (name, type, help); docs/metrics.md repeats it.
 const std::vector<MetricInfo> kCatalogue = {
     // Frontend, per request.
     {"batchwise_http_requests_total", "counter",
@@ -70,6 +72,28 @@ const std::vector<MetricInfo> kCatalogue = {
     {"batchwise_placement_decisions", "gauge", "Placement decisions in the kept history"},
     {"batchwise_placement_moves_total", "counter", "Re-placement moves carried out"},
     {"batchwise_rebalance_steps_total", "counter", "Steps of the re-placement loop"},
+    // Triton's families: names, labels (model, version), types and units as Triton's
+    // (docs/metrics.md says where they differ). Read at scrape from the same statistics.
+    {"nv_inference_request_success", "counter",
+     "Successful inference requests (a request counts 1 whatever its batch)"},
+    {"nv_inference_request_failure", "counter",
+     "Failed inference requests, by reason (REJECTED: refused or expired in the queue; BACKEND: "
+     "the batch failed)"},
+    {"nv_inference_count", "counter", "Inferences performed (a request of batch n counts n)"},
+    {"nv_inference_exec_count", "counter", "Batches executed"},
+    {"nv_inference_request_duration_us", "counter",
+     "Cumulative end-to-end time of successful requests in the model (queue and compute), us"},
+    {"nv_inference_queue_duration_us", "counter",
+     "Cumulative time successful requests waited in the queue, us"},
+    {"nv_inference_compute_input_duration_us", "counter",
+     "Cumulative time requests spent in input preparation (each request counts its batch's), us"},
+    {"nv_inference_compute_infer_duration_us", "counter",
+     "Cumulative time requests spent in the engine (each request counts its batch's), us"},
+    {"nv_inference_compute_output_duration_us", "counter",
+     "Cumulative time requests spent in output splitting (each request counts its batch's), us"},
+    {"nv_gpu_utilization", "gauge", "GPU utilisation in [0,1] (NVML)"},
+    {"nv_gpu_memory_total_bytes", "gauge", "GPU memory, bytes (NVML)"},
+    {"nv_gpu_memory_used_bytes", "gauge", "GPU memory in use, bytes (NVML)"},
 };
 
 const MetricInfo& Info(const std::string& name) {
@@ -129,6 +153,26 @@ void AddStats(const json& s, Families& f) {
   }
 }
 
+double Micros(const json& stat) { return stat.value("ns", int64_t{0}) / 1e3; }
+
+// Triton's nv_inference_* families from the same statistics.
+void AddTritonStats(const json& s, Families& f) {
+  const std::vector<ClientMetric::Label> l = {{"model", s.value("name", "")},
+                                              {"version", s.value("version", "")}};
+  const json& i = s["inference_stats"];
+  f.Add("nv_inference_request_success", l, i["success"].value("count", 0.0));
+  for (const auto& [reason, count] : s["failure_reasons"].items()) {
+    f.Add("nv_inference_request_failure", {l[0], l[1], {"reason", reason}}, count.get<double>());
+  }
+  f.Add("nv_inference_count", l, s.value("inference_count", 0.0));
+  f.Add("nv_inference_exec_count", l, s.value("execution_count", 0.0));
+  f.Add("nv_inference_request_duration_us", l, Micros(i["success"]));
+  f.Add("nv_inference_queue_duration_us", l, Micros(i["queue"]));
+  f.Add("nv_inference_compute_input_duration_us", l, Micros(i["compute_input"]));
+  f.Add("nv_inference_compute_infer_duration_us", l, Micros(i["compute_infer"]));
+  f.Add("nv_inference_compute_output_duration_us", l, Micros(i["compute_output"]));
+}
+
 void AddModel(const json& m, Families& f) {
   const std::string name = m.value("name", "");
   const json& processors = m["processors"];
@@ -157,6 +201,46 @@ void AddProcessor(const json& p, Families& f) {
   f.Add("batchwise_processor_performance", l, p.value("performance", 0.0));
 }
 
+// NVML's GPUs; null when there is no driver (or no GPU).
+GpuGaugeSource NvmlGauges() {
+  auto nvml = NvmlLibrary::Load();
+  if (!nvml.ok()) return nullptr;
+  std::shared_ptr<const NvmlLibrary> lib = std::move(nvml).value();
+  auto n = lib->DeviceCount();
+  if (!n.ok() || *n == 0) return nullptr;
+  return [lib, n = *n] {
+    std::vector<GpuGauges> out;
+    for (int i = 0; i < n; ++i) {
+      auto uuid = lib->DeviceUuid(i);
+      auto r = lib->Read(i);
+      if (!uuid.ok() || !r.ok()) continue;  // a GPU that cannot be read now is left out
+      out.push_back({*uuid, r->utilization, r->memory_used_bytes, r->memory_total_bytes});
+    }
+    return out;
+  };
+}
+
+// The nv_gpu_* gauges, read at each scrape.
+class GpuCollector final : public prometheus::Collectable {
+ public:
+  explicit GpuCollector(GpuGaugeSource source) : source_(std::move(source)) {}
+
+  std::vector<MetricFamily> Collect() const override {
+    if (!source_) return {};
+    Families f;
+    for (const GpuGauges& g : source_()) {
+      const std::vector<ClientMetric::Label> l = {{"gpu_uuid", g.uuid}};
+      f.Add("nv_gpu_utilization", l, g.utilization);
+      f.Add("nv_gpu_memory_total_bytes", l, static_cast<double>(g.memory_total_bytes));
+      f.Add("nv_gpu_memory_used_bytes", l, static_cast<double>(g.memory_used_bytes));
+    }
+    return f.Take();
+  }
+
+ private:
+  const GpuGaugeSource source_;  // thread-safe to call (NVML is)
+};
+
 }  // namespace
 
 const std::vector<MetricInfo>& MetricCatalogue() { return kCatalogue; }
@@ -175,7 +259,10 @@ class SchedulerCollector final : public prometheus::Collectable {
     Families f;
     auto stats = scheduler_->StatsJson();
     if (stats.ok()) {
-      for (const json& s : (*stats)["model_stats"]) AddStats(s, f);
+      for (const json& s : (*stats)["model_stats"]) {
+        AddStats(s, f);
+        AddTritonStats(s, f);
+      }
     }
     for (const json& m : scheduler_->ModelsJson()) AddModel(m, f);
     for (const json& p : scheduler_->ProcessorsJson()) AddProcessor(p, f);
@@ -207,6 +294,7 @@ class SchedulerCollector final : public prometheus::Collectable {
 struct ServerMetrics::Impl {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::shared_ptr<SchedulerCollector> collector = std::make_shared<SchedulerCollector>();
+  std::shared_ptr<GpuCollector> gpus;
   prometheus::Family<prometheus::Counter>* http = nullptr;
   prometheus::Family<prometheus::Counter>* grpc = nullptr;
   prometheus::Family<prometheus::Counter>* infer = nullptr;
@@ -240,16 +328,19 @@ Result<std::unique_ptr<ServerMetrics>> ServerMetrics::Create(const Options& opti
                         .Name("batchwise_request_duration_seconds")
                         .Help(Info("batchwise_request_duration_seconds").help)
                         .Register(*impl->registry);
+  impl->gpus = std::make_shared<GpuCollector>(options.gpus ? options.gpus : NvmlGauges());
   if (options.port >= 0) {
+    // civetweb reports a taken port only as "null context when constructing CivetServer".
+    BW_RETURN_IF_ERROR(CheckCanListen(options.host, options.port, options.port_flag));
     try {
       impl->exposer = std::make_unique<prometheus::Exposer>(
           options.host + ":" + std::to_string(options.port), 2);
     } catch (const std::exception& e) {
-      return Unavailable("cannot serve metrics on " + options.host + ":" +
-                         std::to_string(options.port) + ": " + e.what());
+      return ListenError(options.host, options.port, options.port_flag, e.what());
     }
     impl->exposer->RegisterCollectable(impl->registry);
     impl->exposer->RegisterCollectable(impl->collector);
+    impl->exposer->RegisterCollectable(impl->gpus);
     auto ports = impl->exposer->GetListeningPorts();
     impl->port = ports.empty() ? -1 : ports[0];
   }
@@ -317,6 +408,7 @@ void ServerMetrics::RecordInfer(const std::string& model, bool ok, Duration dura
 std::string ServerMetrics::Scrape() const {
   auto families = impl_->registry->Collect();
   for (auto& f : impl_->collector->Collect()) families.push_back(std::move(f));
+  for (auto& f : impl_->gpus->Collect()) families.push_back(std::move(f));
   return prometheus::TextSerializer().Serialize(families);
 }
 

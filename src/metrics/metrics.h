@@ -1,6 +1,7 @@
 // ServerMetrics: Batchwise's Prometheus metrics (prometheus-cpp), served as text on the metrics
 // port. Every metric is declared in one list (metrics.cc, kCatalogue) and documented in
-// docs/http-api.md; all names start with "batchwise_".
+// docs/metrics.md. Two families: Batchwise's own ("batchwise_*") and Triton's ("nv_*": the same
+// names, labels, types and units as Triton's, so its dashboards and alerts work unchanged).
 //
 // Two kinds: counters and histograms the frontend updates per request (Record*), and gauges and
 // counters read from the scheduler's views at each scrape (a prometheus::Collectable), so the
@@ -9,6 +10,8 @@
 // scheduler must outlive it (or be detached with Attach(nullptr) first).
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +23,16 @@ namespace batchwise {
 
 class Scheduler;
 
+// One GPU as the nv_gpu_* gauges show it.
+struct GpuGauges {
+  std::string uuid;        // the gpu_uuid label ("GPU-...")
+  double utilization = 0;  // [0,1]
+  uint64_t memory_used_bytes = 0;
+  uint64_t memory_total_bytes = 0;
+};
+// Read at each scrape.
+using GpuGaugeSource = std::function<std::vector<GpuGauges>()>;
+
 class ServerMetrics {
  public:
   struct Options {
@@ -27,6 +40,10 @@ class ServerMetrics {
     // listener (Scrape() still works).
     std::string host = "127.0.0.1";
     int port = 8002;
+    // The flag that set `port`, named when it cannot be taken.
+    std::string port_flag = "--metrics-port";
+    // The nv_gpu_* gauges' source; null: NVML's GPUs when the NVIDIA driver is there, else none.
+    GpuGaugeSource gpus;
   };
 
   static Result<std::unique_ptr<ServerMetrics>> Create(const Options& options);

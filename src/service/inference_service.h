@@ -27,6 +27,7 @@
 #include "common/status.h"
 #include "common/tensor.h"
 #include "common/thread_annotations.h"
+#include "common/version.h"
 #include "metrics/metrics.h"
 #include "repository/model_config.h"
 #include "serving/scheduler.h"
@@ -90,7 +91,7 @@ class InferenceService {
     // Loads overcommit the least-workload processor when every one that can run the model is at
     // its instance limit (LoadOptions::overcommit; ServerOptions::overcommit).
     bool overcommit = true;
-    std::string server_version = "0.1.0";
+    std::string server_version = ServerVersion();
   };
 
   // `metrics` may be null.

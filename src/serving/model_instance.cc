@@ -104,9 +104,10 @@ Status ModelInstance::RunBatch(Batch& batch) {
   BW_RETURN_IF_ERROR(SplitOutputs(batch, outputs));
   const Duration output = clock_.Now() - split_start;
   stats_->RecordBatch(batch.size(), input, infer, output);
-  stats_->compute_input.Add(input, batch.num_tasks());
-  stats_->compute_infer.Add(infer, batch.num_tasks());
-  stats_->compute_output.Add(output, batch.num_tasks());
+  const int requests = batch.num_tasks();  // each request counts its batch's duration
+  stats_->compute_input.Add(input * requests, requests);
+  stats_->compute_infer.Add(infer * requests, requests);
+  stats_->compute_output.Add(output * requests, requests);
   stats_->RecordInferences(batch.size(), WallMillis());
   return Status::Ok();
 }
@@ -166,8 +167,13 @@ InferResponse ModelInstance::MakeResponse(QueuedRequest& request) const {
 
 void ModelInstance::Complete(Status status, QueuedRequest& request, int batch_size) {
   const TimePoint now = clock_.Now();
-  if (request.dispatched != TimePoint{}) stats_->queue.Add(request.dispatched - request.accepted);
-  (status.ok() ? stats_->success : stats_->fail).Add(now - request.accepted);
+  const bool ran = request.dispatched != TimePoint{};
+  if (status.ok()) {  // as Triton does, queue time counts for successful requests only
+    stats_->queue.Add(request.dispatched - request.accepted);
+    stats_->success.Add(now - request.accepted);
+  } else {
+    stats_->RecordFailure(now - request.accepted, /*expired=*/!ran);
+  }
   InferResponse response = status.ok() ? MakeResponse(request) : InferResponse{};
   if (!status.ok()) {
     response.model = request.model;

@@ -248,6 +248,12 @@ ModelRuntime::ModelRuntime(ModelConfig config, double expected_rate_per_s,
       stats_(config_.max_batch_size) {}
 
 Status ModelRuntime::Route(std::unique_ptr<QueuedRequest>* request, int batch_size) {
+  Status s = RouteToLeastLoaded(request, batch_size);
+  if (!s.ok()) stats_.RecordRejected();
+  return s;
+}
+
+Status ModelRuntime::RouteToLeastLoaded(std::unique_ptr<QueuedRequest>* request, int batch_size) {
   std::lock_guard<std::mutex> l(mu_);
   if (instances_.empty()) return FailedPrecondition("model '" + config_.name + "' is not ready");
   auto least = std::min_element(instances_.begin(), instances_.end(), [](auto& a, auto& b) {

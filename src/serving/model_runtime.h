@@ -78,7 +78,8 @@ class ModelRuntime {
   ModelStats& stats() { return stats_; }
   const ModelStats& stats() const { return stats_; }
 
-  // Queues on the instance with the fewest samples in flight; FAILED_PRECONDITION if none.
+  // Queues on the instance with the fewest samples in flight; FAILED_PRECONDITION if none. A
+  // refusal counts in stats() as a rejected request.
   Status Route(std::unique_ptr<QueuedRequest>* request, int batch_size);
 
   void Add(std::unique_ptr<ModelInstance> instance);
@@ -108,6 +109,8 @@ class ModelRuntime {
   const uint64_t memory_estimate_bytes_;
   const BatcherOptions batching_;
   ModelStats stats_;
+
+  Status RouteToLeastLoaded(std::unique_ptr<QueuedRequest>* request, int batch_size);
 
   // Shared by admitted requests, exclusive in TakeAll(); taken before mu_.
   mutable std::shared_mutex admission_mu_;

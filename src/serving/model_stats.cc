@@ -25,6 +25,11 @@ void ModelStats::RecordInferences(int64_t samples, int64_t now_ms) {
   last_inference_ms_.store(now_ms, std::memory_order_relaxed);
 }
 
+void ModelStats::RecordFailure(Duration since_accepted, bool expired) {
+  fail.Add(since_accepted);
+  (expired ? rejected_ : backend_failures_).fetch_add(1, std::memory_order_relaxed);
+}
+
 nlohmann::json ModelStats::ToJson(const std::string& name) const {
   nlohmann::json batches = nlohmann::json::array();
   for (size_t b = 1; b < by_size_.size(); ++b) {
@@ -35,6 +40,8 @@ nlohmann::json ModelStats::ToJson(const std::string& name) const {
                        {"compute_infer", s.compute_infer.ToJson()},
                        {"compute_output", s.compute_output.ToJson()}});
   }
+  const nlohmann::json failures = {{"REJECTED", rejected()},
+                                   {"BACKEND", backend_failures_.load(std::memory_order_relaxed)}};
   return {{"name", name},
           {"version", "1"},
           {"last_inference", last_inference_ms_.load(std::memory_order_relaxed)},
@@ -47,7 +54,8 @@ nlohmann::json ModelStats::ToJson(const std::string& name) const {
             {"compute_input", compute_input.ToJson()},
             {"compute_infer", compute_infer.ToJson()},
             {"compute_output", compute_output.ToJson()}}},
-          {"batch_stats", batches}};
+          {"batch_stats", batches},
+          {"failure_reasons", failures}};
 }
 
 }  // namespace batchwise

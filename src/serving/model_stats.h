@@ -2,6 +2,9 @@
 // queue, compute_input, compute_infer, compute_output as count + ns; inference and execution
 // counts; per-batch-size compute stats).
 //
+// Beside Triton's fields, failures are also counted by reason (Triton's metrics label them so):
+// REJECTED (refused at admission, or expired in the queue) and BACKEND (the batch failed).
+//
 // Thread-safe and cheap: every counter is a relaxed atomic, updated on the batching threads;
 // ToJson() reads them without a lock (a snapshot may mix counts from adjacent requests).
 #pragma once
@@ -46,10 +49,18 @@ class ModelStats {
   // Per request (Triton counts request-level durations once per request).
   DurationStat success;  // request end-to-end, from acceptance to completion
   DurationStat fail;
-  DurationStat queue;  // acceptance to dispatch of its batch
+  DurationStat queue;  // acceptance to dispatch of its batch, successful requests only
+  // Each request of a batch counts its batch's whole duration (as Triton does), so ns / count is
+  // the mean time a request spent in that phase.
   DurationStat compute_input;
   DurationStat compute_infer;
   DurationStat compute_output;
+
+  // Failures by reason: a request the model's queue refused (full, too late, draining, no
+  // instance), and one that failed after acceptance (`expired`: it waited past its timeout).
+  void RecordRejected() { rejected_.fetch_add(1, std::memory_order_relaxed); }
+  void RecordFailure(Duration since_accepted, bool expired);
+  int64_t rejected() const { return rejected_.load(std::memory_order_relaxed); }
 
   // Once per executed batch of `batch_size` samples (1..max_batch_size) and its `requests`.
   void RecordBatch(int batch_size, Duration input, Duration infer, Duration output);
@@ -60,14 +71,17 @@ class ModelStats {
   int64_t execution_count() const { return execution_count_.load(std::memory_order_relaxed); }
 
   // {"name", "version", "last_inference", "inference_count", "execution_count",
-  //  "inference_stats": {...}, "batch_stats": [{"batch_size", "compute_input", ...}]}; only batch
-  // sizes that ran are listed.
+  //  "inference_stats": {...}, "batch_stats": [{"batch_size", "compute_input", ...}],
+  //  "failure_reasons": {"REJECTED": n, "BACKEND": n}}; only batch sizes that ran are listed.
+  //  "failure_reasons" is Batchwise's: Triton's statistics have no such field.
   nlohmann::json ToJson(const std::string& name) const;
 
  private:
   std::atomic<int64_t> inference_count_{0};
   std::atomic<int64_t> execution_count_{0};
   std::atomic<int64_t> last_inference_ms_{0};
+  std::atomic<int64_t> rejected_{0};  // refused at admission or expired in the queue
+  std::atomic<int64_t> backend_failures_{0};
   std::vector<std::unique_ptr<BatchSizeStats>> by_size_;  // index = batch size; fixed at creation
 };
 

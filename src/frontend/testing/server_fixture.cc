@@ -48,6 +48,7 @@ FakeModelServer::FakeModelServer(FakeServerOptions o)
   so.http.max_header_bytes = o.max_header_bytes;
   so.http.shutdown_grace_ms = o.shutdown_grace_ms;
   so.metrics.port = o.metrics_port;
+  so.metrics.gpus = o.gpus;
   so.grpc.port = o.grpc_port;
   so.grpc.max_message_bytes = o.grpc_max_message_bytes;
   so.grpc.shutdown_grace_ms = o.shutdown_grace_ms;

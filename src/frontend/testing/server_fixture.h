@@ -22,6 +22,8 @@ struct FakeServerOptions {
   int http_threads = 2;
   // -1: no metrics listener (civetweb takes up to 2 s to stop); 0: an ephemeral port.
   int metrics_port = -1;
+  // The nv_gpu_* gauges' source (ServerMetrics::Options::gpus); null: NVML's, if any.
+  GpuGaugeSource gpus;
   // -1: no gRPC endpoint; 0: an ephemeral port.
   int grpc_port = -1;
   int grpc_max_message_bytes = 64 << 20;

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "frontend/grpc_codec.h"
+#include "frontend/grpc_infer.h"
 #include "frontend/grpc_status.h"
 #include "frontend/kserve_service.h"
 #include "grpc_service.grpc.pb.h"
@@ -31,15 +31,15 @@ void FillTensors(const std::vector<TensorSpec>& specs,
   }
 }
 
-// Every RPC on the callback API with typed messages except ModelInfer, which takes its request
-// and answer as bytes: gRPC answers a typed request that does not parse with UNIMPLEMENTED and no
+// Every RPC on the callback API with typed messages except ModelInfer and ModelStreamInfer, which
+// take their requests and answers as bytes: gRPC answers a typed request that does not parse with UNIMPLEMENTED and no
 // message; parsing it here lets a malformed ModelInferRequest be an INVALID_ARGUMENT that says
 // so. (It also gives the handler a request of its own to move raw tensor bytes out of.)
 using G = GRPCInferenceService;
 using ServiceBase = G::WithCallbackMethod_ServerLive<
     G::WithCallbackMethod_ServerReady<G::WithCallbackMethod_ModelReady<
         G::WithCallbackMethod_ServerMetadata<G::WithCallbackMethod_ModelMetadata<
-            G::WithRawCallbackMethod_ModelInfer<G::WithCallbackMethod_ModelStreamInfer<
+            G::WithRawCallbackMethod_ModelInfer<G::WithRawCallbackMethod_ModelStreamInfer<
                 G::WithCallbackMethod_ModelConfig<G::WithCallbackMethod_ModelStatistics<
                     G::WithCallbackMethod_RepositoryIndex<G::WithCallbackMethod_RepositoryModelLoad<
                         G::WithCallbackMethod_RepositoryModelUnload<G::Service>>>>>>>>>>>>;
@@ -174,6 +174,11 @@ class InferenceService final : public ServiceBase {
   ServerUnaryReactor* ModelInfer(CallbackServerContext* ctx, const grpc::ByteBuffer* request,
                                  grpc::ByteBuffer* response) override;
 
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ModelStreamInfer(
+      CallbackServerContext*) override {
+    return grpc_infer::NewStreamInferReactor(service_);
+  }
+
  private:
   Status CheckModel(const std::string& model, const std::string& version) const {
     BW_RETURN_IF_ERROR(KServeService::CheckModelName(model));
@@ -213,48 +218,29 @@ class InferenceService final : public ServiceBase {
   KServeService& service_;
 };
 
-// `raw` parsed as a ModelInferRequest (an empty message is a valid, empty request).
-Status ParseInferRequest(const grpc::ByteBuffer& raw, ModelInferRequest& out) {
-  if (raw.Length() == 0) return Status::Ok();
-  grpc::ByteBuffer view(raw);  // shares the slices; Deserialize consumes its argument
-  if (!grpc::SerializationTraits<ModelInferRequest>::Deserialize(&view, &out).ok()) {
-    return InvalidArgument("the request is not a valid inference.ModelInferRequest (malformed "
-                           "protobuf)");
-  }
-  return Status::Ok();
-}
-
 ServerUnaryReactor* InferenceService::ModelInfer(CallbackServerContext* ctx,
                                                  const grpc::ByteBuffer* raw,
                                                  grpc::ByteBuffer* out) {
   const TimePoint start = service_.clock().Now();
   ModelInferRequest request;
-  if (Status s = ParseInferRequest(*raw, request); !s.ok()) return Answer(ctx, "ModelInfer", s);
+  Status s = grpc_infer::ParseInferRequest(*raw, request);
+  if (!s.ok()) return Answer(ctx, "ModelInfer", s);
   const std::string model = request.model_name();
-  auto fail = [&](const Status& s) {
-    service_.RecordInferOutcome(model, s, start);
-    return Answer(ctx, "ModelInfer", s);
-  };
-  if (Status s = CheckModel(model, request.model_version()); !s.ok()) return fail(s);
-  if (Status s = service_.CheckLoaded(model); !s.ok()) return fail(s);
-  auto decoded = kserve::DecodeGrpcInferRequest(request);
-  if (!decoded.ok()) return fail(decoded.status());
-  decoded->model = model;
   ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  Status accepted = service_.SubmitInfer(
-      std::move(*decoded), [this, reactor, out, model, start](Status s, InferResponse r) {
-        ModelInferResponse response;
-        if (s.ok()) s = kserve::EncodeGrpcInferResponse(r, response);
+  s = grpc_infer::SubmitInfer(
+      service_, request, [this, reactor, out, model, start](Status s, ModelInferResponse& r) {
         bool own = false;
         if (s.ok() &&
-            !grpc::SerializationTraits<ModelInferResponse>::Serialize(response, out, &own).ok()) {
+            !grpc::SerializationTraits<ModelInferResponse>::Serialize(r, out, &own).ok()) {
           s = Internal("the response could not be serialized");
         }
-        service_.RecordInferOutcome(model, s, start);
-        Record("ModelInfer", s);
+        grpc_infer::RecordOutcome(service_, "ModelInfer", model, s, start);
         reactor->Finish(ToGrpcStatus(s));
       });
-  if (!accepted.ok()) return fail(accepted);
+  if (!s.ok()) {
+    grpc_infer::RecordOutcome(service_, "ModelInfer", model, s, start);
+    reactor->Finish(ToGrpcStatus(s));
+  }
   return reactor;
 }
 

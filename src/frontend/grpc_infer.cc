@@ -23,7 +23,8 @@ constexpr char kStreamMethod[] = "ModelStreamInfer";
 // one is submitted); writes one response at a time from a queue that the batching threads fill.
 // gRPC calls the reactions one at a time per kind; the state they share is under mu_, and
 // StartWrite/Finish are called after mu_ is released.
-class StreamInferReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+class StreamInferReactor final
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   explicit StreamInferReactor(KServeService& service) : service_(service) { StartRead(&read_); }
 
@@ -169,8 +170,9 @@ Status ParseInferRequest(const grpc::ByteBuffer& raw, ModelInferRequest& out) {
   if (raw.Length() == 0) return Status::Ok();
   grpc::ByteBuffer view(raw);  // shares the slices; Deserialize consumes its argument
   if (!grpc::SerializationTraits<ModelInferRequest>::Deserialize(&view, &out).ok()) {
-    return InvalidArgument("the request is not a valid inference.ModelInferRequest (malformed "
-                           "protobuf)");
+    return InvalidArgument(
+        "the request is not a valid inference.ModelInferRequest (malformed "
+        "protobuf)");
   }
   return Status::Ok();
 }
@@ -180,14 +182,17 @@ Status SubmitInfer(KServeService& service, ModelInferRequest& request, InferDone
   BW_RETURN_IF_ERROR(KServeService::CheckModelName(model));
   BW_RETURN_IF_ERROR(KServeService::CheckModelVersion(model, request.model_version()));
   BW_RETURN_IF_ERROR(service.CheckLoaded(model));
-  BW_ASSIGN_OR_RETURN(InferRequest decoded, kserve::DecodeGrpcInferRequest(request));
+  SharedMemoryOutputs targets;
+  BW_ASSIGN_OR_RETURN(InferRequest decoded,
+                      kserve::DecodeGrpcInferRequest(request, &service.shared_memory(), &targets));
   decoded.model = model;
-  return service.SubmitInfer(std::move(decoded),
-                             [done = std::move(done)](Status s, InferResponse r) {
-                               ModelInferResponse response;
-                               if (s.ok()) s = kserve::EncodeGrpcInferResponse(r, response);
-                               done(std::move(s), response);
-                             });
+  return service.SubmitInfer(
+      std::move(decoded),
+      [done = std::move(done), targets = std::move(targets)](Status s, InferResponse r) {
+        ModelInferResponse response;
+        if (s.ok()) s = kserve::EncodeGrpcInferResponse(r, response, &targets);
+        done(std::move(s), response);
+      });
 }
 
 void RecordOutcome(KServeService& service, const char* method, const std::string& model,

@@ -31,8 +31,7 @@ using InferDone = std::function<void(Status, inference::ModelInferResponse&)>;
 // copied) and hands it to the scheduler. `done` is called exactly once, on a batching thread,
 // iff this returns OK; otherwise the answer is the request's error (NOT_FOUND, INVALID_ARGUMENT,
 // UNAVAILABLE for a full queue, ...).
-Status SubmitInfer(KServeService& service, inference::ModelInferRequest& request,
-                   InferDone done);
+Status SubmitInfer(KServeService& service, inference::ModelInferRequest& request, InferDone done);
 
 // Counts one inference RPC's outcome: the per-model series (as HTTP's) and the gRPC call counter
 // of `method`.

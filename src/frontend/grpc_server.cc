@@ -12,6 +12,7 @@
 #include "frontend/grpc_infer.h"
 #include "frontend/grpc_status.h"
 #include "frontend/kserve_service.h"
+#include "frontend/shared_memory_http.h"  // kCudaSharedMemoryUnsupported
 #include "grpc_service.grpc.pb.h"
 
 namespace batchwise {
@@ -32,17 +33,24 @@ void FillTensors(const std::vector<TensorSpec>& specs,
 }
 
 // Every RPC on the callback API with typed messages except ModelInfer and ModelStreamInfer, which
-// take their requests and answers as bytes: gRPC answers a typed request that does not parse with UNIMPLEMENTED and no
-// message; parsing it here lets a malformed ModelInferRequest be an INVALID_ARGUMENT that says
-// so. (It also gives the handler a request of its own to move raw tensor bytes out of.)
+// take their requests and answers as bytes: gRPC answers a typed request that does not parse with
+// UNIMPLEMENTED and no message; parsing it here lets a malformed ModelInferRequest be an
+// INVALID_ARGUMENT that says so. (It also gives the handler a request of its own to move raw tensor
+// bytes out of.)
 using G = GRPCInferenceService;
+using SharedMemoryRpcs =
+    G::WithCallbackMethod_SystemSharedMemoryStatus<G::WithCallbackMethod_SystemSharedMemoryRegister<
+        G::WithCallbackMethod_SystemSharedMemoryUnregister<
+            G::WithCallbackMethod_CudaSharedMemoryStatus<
+                G::WithCallbackMethod_CudaSharedMemoryRegister<
+                    G::WithCallbackMethod_CudaSharedMemoryUnregister<G::Service>>>>>>;
 using ServiceBase = G::WithCallbackMethod_ServerLive<
     G::WithCallbackMethod_ServerReady<G::WithCallbackMethod_ModelReady<
         G::WithCallbackMethod_ServerMetadata<G::WithCallbackMethod_ModelMetadata<
             G::WithRawCallbackMethod_ModelInfer<G::WithRawCallbackMethod_ModelStreamInfer<
                 G::WithCallbackMethod_ModelConfig<G::WithCallbackMethod_ModelStatistics<
                     G::WithCallbackMethod_RepositoryIndex<G::WithCallbackMethod_RepositoryModelLoad<
-                        G::WithCallbackMethod_RepositoryModelUnload<G::Service>>>>>>>>>>>>;
+                        G::WithCallbackMethod_RepositoryModelUnload<SharedMemoryRpcs>>>>>>>>>>>>;
 
 // The value of the call's "authorization" metadata, if it has one.
 std::optional<std::string> Authorization(const CallbackServerContext& ctx) {
@@ -173,6 +181,59 @@ class InferenceService final : public ServiceBase {
 
   ServerUnaryReactor* ModelInfer(CallbackServerContext* ctx, const grpc::ByteBuffer* request,
                                  grpc::ByteBuffer* response) override;
+
+  // --- The system shared-memory extension (service/shared_memory.h); CUDA's is refused ---
+
+  ServerUnaryReactor* SystemSharedMemoryStatus(
+      CallbackServerContext* ctx, const SystemSharedMemoryStatusRequest* request,
+      SystemSharedMemoryStatusResponse* response) override {
+    auto regions = service_.shared_memory().List(request->name());
+    if (!regions.ok()) return Answer(ctx, "SystemSharedMemoryStatus", regions.status());
+    for (const auto& r : *regions) {
+      auto& out = (*response->mutable_regions())[r.name];
+      out.set_name(r.name);
+      out.set_key(r.key);
+      out.set_offset(r.offset);
+      out.set_byte_size(r.byte_size);
+    }
+    return Answer(ctx, "SystemSharedMemoryStatus", Status::Ok());
+  }
+
+  ServerUnaryReactor* SystemSharedMemoryRegister(CallbackServerContext* ctx,
+                                                 const SystemSharedMemoryRegisterRequest* request,
+                                                 SystemSharedMemoryRegisterResponse*) override {
+    return Answer(ctx, "SystemSharedMemoryRegister",
+                  service_.shared_memory().Register(request->name(), request->key(),
+                                                    request->offset(), request->byte_size()));
+  }
+
+  ServerUnaryReactor* SystemSharedMemoryUnregister(
+      CallbackServerContext* ctx, const SystemSharedMemoryUnregisterRequest* request,
+      SystemSharedMemoryUnregisterResponse*) override {
+    Status s = Status::Ok();
+    if (request->name().empty()) {
+      service_.shared_memory().UnregisterAll();
+    } else {
+      s = service_.shared_memory().Unregister(request->name());
+    }
+    return Answer(ctx, "SystemSharedMemoryUnregister", s);
+  }
+
+  ServerUnaryReactor* CudaSharedMemoryStatus(CallbackServerContext* ctx,
+                                             const CudaSharedMemoryStatusRequest*,
+                                             CudaSharedMemoryStatusResponse*) override {
+    return Answer(ctx, "CudaSharedMemoryStatus", Unimplemented(kCudaSharedMemoryUnsupported));
+  }
+  ServerUnaryReactor* CudaSharedMemoryRegister(CallbackServerContext* ctx,
+                                               const CudaSharedMemoryRegisterRequest*,
+                                               CudaSharedMemoryRegisterResponse*) override {
+    return Answer(ctx, "CudaSharedMemoryRegister", Unimplemented(kCudaSharedMemoryUnsupported));
+  }
+  ServerUnaryReactor* CudaSharedMemoryUnregister(CallbackServerContext* ctx,
+                                                 const CudaSharedMemoryUnregisterRequest*,
+                                                 CudaSharedMemoryUnregisterResponse*) override {
+    return Answer(ctx, "CudaSharedMemoryUnregister", Unimplemented(kCudaSharedMemoryUnsupported));
+  }
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ModelStreamInfer(
       CallbackServerContext*) override {

@@ -213,8 +213,8 @@ TEST_F(KServeGrpcTest, StreamAnswersEveryRequestInFlightWithItsIdAndErrorsInline
   std::unique_ptr<Stream> stream = stub_->ModelStreamInfer(&ctx);
   constexpr int kRequests = 24, kUnknownModel = 10, kBadType = 17;
   for (int i = 0; i < kRequests; ++i) {
-    ModelInferRequest req = RawInfer(static_cast<float>(i), 1 + i % 3,
-                                     i == kUnknownModel ? "nope" : "tiny");
+    ModelInferRequest req =
+        RawInfer(static_cast<float>(i), 1 + i % 3, i == kUnknownModel ? "nope" : "tiny");
     if (i == kBadType) req.mutable_inputs(0)->set_datatype("FP99");
     req.set_id("r" + std::to_string(i));
     ASSERT_TRUE(stream->Write(req));
@@ -568,15 +568,16 @@ INSTANTIATE_TEST_SUITE_P(
                          for (int i = 0; i < 15; ++i) r.mutable_inputs(0)->add_shape(1);
                        },
                        grpc::StatusCode::INVALID_ARGUMENT, "more than 16 dimensions", "", ""},
-        BadGrpcRequest{"int8_out_of_range",
-                       [](auto& r) {
-                         r.clear_raw_input_contents();
-                         auto* in = r.mutable_inputs(0);
-                         in->set_datatype("INT8");
-                         for (int v : {1, 2, 300, 4}) in->mutable_contents()->add_int_contents(v);
-                       },
-                       grpc::StatusCode::INVALID_ARGUMENT, "(300) is not a valid INT8", kHttpInfer,
-                       R"({"inputs":[{"name":"x","datatype":"INT8","shape":[1,4],"data":[1,2,300,4]}]})"},
+        BadGrpcRequest{
+            "int8_out_of_range",
+            [](auto& r) {
+              r.clear_raw_input_contents();
+              auto* in = r.mutable_inputs(0);
+              in->set_datatype("INT8");
+              for (int v : {1, 2, 300, 4}) in->mutable_contents()->add_int_contents(v);
+            },
+            grpc::StatusCode::INVALID_ARGUMENT, "(300) is not a valid INT8", kHttpInfer,
+            R"({"inputs":[{"name":"x","datatype":"INT8","shape":[1,4],"data":[1,2,300,4]}]})"},
         BadGrpcRequest{"batch_above_max", [](auto& r) { r = RawInfer(1, 9); },
                        grpc::StatusCode::INVALID_ARGUMENT, "max_batch_size", "", ""},
         BadGrpcRequest{
@@ -589,7 +590,7 @@ INSTANTIATE_TEST_SUITE_P(
               (*r.mutable_inputs(0)->mutable_parameters())["shared_memory_region"].set_string_param(
                   "r");
             },
-            grpc::StatusCode::INVALID_ARGUMENT, "shared-memory", "", ""},
+            grpc::StatusCode::INVALID_ARGUMENT, "shared_memory_byte_size", "", ""},
         BadGrpcRequest{
             "bad_timeout",
             [](auto& r) { (*r.mutable_parameters())["timeout"].set_string_param("1"); },

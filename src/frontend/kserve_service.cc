@@ -14,6 +14,7 @@
 #include "common/thread_annotations.h"
 #include "frontend/http_status.h"
 #include "frontend/kserve_codec.h"
+#include "frontend/shared_memory_http.h"
 #include "repository/model_config.h"
 
 namespace batchwise {
@@ -275,6 +276,9 @@ void KServeService::Answer(const Responder& respond, const std::string& endpoint
 }
 
 void KServeService::Handle(HttpRequest request, Responder respond) {
+  if (auto shm = HandleSharedMemoryRoute(shared_memory_, request)) {
+    return Answer(respond, "shared_memory", std::move(*shm));
+  }
   Result<Route> route = ParseRoute(request.path);
   if (!route.ok()) return Answer(respond, "unknown", Error(route.status()));
   if (request.method != route->method) {
@@ -341,7 +345,7 @@ void KServeService::Infer(const std::string& model, const HttpRequest& request,
     if (!n.ok()) return fail(n.status());
     json_size = *n;
   }
-  auto decoded = kserve::DecodeInferRequest(request.body, json_size);
+  auto decoded = kserve::DecodeInferRequest(request.body, json_size, &shared_memory_);
   if (!decoded.ok()) return fail(decoded.status());
   decoded->request.model = model;
   decoded->request.received = request.received;
@@ -383,9 +387,9 @@ HttpResponse KServeService::ServerMetadata() const {
 }
 
 const std::vector<std::string>& KServeService::Extensions() {
-  static const std::vector<std::string> kExtensions = {"binary_tensor_data", "model_configuration",
-                                                       "statistics",         "model_repository",
-                                                       "parameters",         "batchwise"};
+  static const std::vector<std::string> kExtensions = {
+      "binary_tensor_data", "model_configuration", "statistics",          "model_repository",
+      "parameters",         "batchwise",           "system_shared_memory"};
   return kExtensions;
 }
 

@@ -26,6 +26,7 @@
 #include "frontend/http_server.h"
 #include "frontend/metrics.h"
 #include "repository/model_config.h"
+#include "service/shared_memory.h"
 #include "serving/scheduler.h"
 
 namespace batchwise {
@@ -104,6 +105,8 @@ class KServeService {
   // a model that is not loaded is not counted: it has no series).
   void RecordInferOutcome(const std::string& model, const Status& outcome, TimePoint start) const;
   ServerMetrics* metrics() const { return metrics_; }
+  // The system shared-memory regions clients registered (both protocols share them).
+  SharedMemoryRegistry& shared_memory() { return shared_memory_; }
 
   // --- Repository extension (HTTP /v2/repository/..., gRPC Repository*) ---
 
@@ -157,6 +160,7 @@ class KServeService {
   std::atomic<bool> ready_{false};
   mutable std::mutex failed_mu_;
   std::map<std::string, std::string> failed_ GUARDED_BY(failed_mu_);  // model -> why not loaded
+  SharedMemoryRegistry shared_memory_;
   std::unique_ptr<AdminQueue> admin_;  // last: joined first
 };
 

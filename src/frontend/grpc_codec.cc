@@ -1,7 +1,9 @@
 #include "frontend/grpc_codec.h"
 
 #include <cstring>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -18,11 +20,37 @@ using inference::ModelInferRequest;
 using RawContents = google::protobuf::RepeatedPtrField<std::string>;
 using Parameters = google::protobuf::Map<std::string, InferParameter>;
 
-Status CheckParameters(const Parameters& p, const std::string& what) {
-  if (p.contains("shared_memory_region")) {
-    return InvalidArgument(what + ": the shared-memory extension is not supported");
+// A non-negative integer parameter (int64 or uint64), if present.
+Result<std::optional<uint64_t>> UnsignedParameter(const Parameters& p, const std::string& key,
+                                                  const std::string& what) {
+  auto it = p.find(key);
+  if (it == p.end()) return std::optional<uint64_t>();
+  const InferParameter& v = it->second;
+  if (v.parameter_choice_case() == InferParameter::kUint64Param)
+    return std::optional<uint64_t>(v.uint64_param());
+  if (v.parameter_choice_case() == InferParameter::kInt64Param && v.int64_param() >= 0) {
+    return std::optional<uint64_t>(static_cast<uint64_t>(v.int64_param()));
   }
-  return Status::Ok();
+  return InvalidArgument(what + ": " + key + " must be a non-negative integer");
+}
+
+// The tensor's shared-memory parameters; refused when there is no registry to resolve them.
+Result<std::optional<SharedMemoryRef>> SharedMemoryParameters(
+    const Parameters& p, const std::string& what, const SharedMemoryRegistry* registry) {
+  std::optional<std::string> region;
+  if (auto it = p.find("shared_memory_region"); it != p.end()) {
+    if (it->second.parameter_choice_case() != InferParameter::kStringParam) {
+      return InvalidArgument(what + ": shared_memory_region must be a string");
+    }
+    region = it->second.string_param();
+  }
+  BW_ASSIGN_OR_RETURN(auto size, UnsignedParameter(p, "shared_memory_byte_size", what));
+  BW_ASSIGN_OR_RETURN(auto offset, UnsignedParameter(p, "shared_memory_offset", what));
+  BW_ASSIGN_OR_RETURN(auto ref, SharedMemoryRef::From(region, size, offset, what));
+  if (ref && registry == nullptr) {
+    return InvalidArgument(what + ": the shared-memory extension is not enabled here");
+  }
+  return ref;
 }
 
 // Request parameter "timeout": how long the request may wait, in microseconds (Triton's unit).
@@ -140,11 +168,11 @@ Tensor FromRaw(DataType dtype, const Shape& shape, const std::shared_ptr<const R
 }
 
 Result<NamedTensor> DecodeInput(const ModelInferRequest::InferInputTensor& in, int i,
-                                const std::shared_ptr<const RawContents>& raw) {
+                                const std::shared_ptr<const RawContents>& raw,
+                                const SharedMemoryRegistry* shared_memory) {
   if (in.name().empty()) return InvalidArgument("input " + std::to_string(i) + " has no name");
   NamedTensor out{in.name(), {}};
   const std::string what = "input '" + in.name() + "'";
-  BW_RETURN_IF_ERROR(CheckParameters(in.parameters(), what));
   auto dtype = ParseDataType(in.datatype());
   if (!dtype.ok()) {
     return InvalidArgument(what + ": \"" + in.datatype() + "\" is not a KServe datatype");
@@ -152,7 +180,15 @@ Result<NamedTensor> DecodeInput(const ModelInferRequest::InferInputTensor& in, i
   Shape shape(in.shape().begin(), in.shape().end());
   // Before any element count is used (the typed contents' check multiplies the dimensions).
   BW_RETURN_IF_ERROR(CheckClientShape(shape, what).status());
-  if (raw != nullptr) {
+  BW_ASSIGN_OR_RETURN(auto shm, SharedMemoryParameters(in.parameters(), what, shared_memory));
+  if (shm) {
+    if (raw != nullptr || in.has_contents()) {
+      return InvalidArgument(what +
+                             " has shared-memory parameters and also contents (typed, "
+                             "or the request's raw_input_contents)");
+    }
+    BW_ASSIGN_OR_RETURN(out.tensor, shared_memory->InputTensor(*shm, *dtype, shape, what));
+  } else if (raw != nullptr) {
     if (in.has_contents()) {
       return InvalidArgument(what + " has contents although the request has raw_input_contents");
     }
@@ -164,13 +200,18 @@ Result<NamedTensor> DecodeInput(const ModelInferRequest::InferInputTensor& in, i
   return out;
 }
 
-Status DecodeOutputs(const ModelInferRequest& request, InferRequest& out) {
+Status DecodeOutputs(const ModelInferRequest& request, InferRequest& out,
+                     const SharedMemoryRegistry* shared_memory, SharedMemoryOutputs* targets) {
   for (const auto& o : request.outputs()) {
     const std::string what = "output '" + o.name() + "'";
     if (o.name().empty()) return InvalidArgument("a requested output has no name");
-    BW_RETURN_IF_ERROR(CheckParameters(o.parameters(), what));
     if (o.parameters().contains("classification")) {
       return InvalidArgument(what + ": the classification extension is not supported");
+    }
+    BW_ASSIGN_OR_RETURN(
+        auto shm, SharedMemoryParameters(o.parameters(), what, targets ? shared_memory : nullptr));
+    if (shm) {
+      BW_ASSIGN_OR_RETURN((*targets)[o.name()], shared_memory->Find(*shm, what));
     }
     out.requested_outputs.push_back(o.name());
   }
@@ -191,10 +232,14 @@ InferParameter BoolParameter(bool v) {
 
 }  // namespace
 
-Result<InferRequest> DecodeGrpcInferRequest(ModelInferRequest& request) {
+Result<InferRequest> DecodeGrpcInferRequest(ModelInferRequest& request,
+                                            const SharedMemoryRegistry* shared_memory,
+                                            SharedMemoryOutputs* shared_memory_outputs) {
   InferRequest out;
   out.id = request.id();
-  BW_RETURN_IF_ERROR(CheckParameters(request.parameters(), "request"));
+  if (request.parameters().contains("shared_memory_region")) {
+    return InvalidArgument("request: shared-memory parameters belong to an input or an output");
+  }
   BW_RETURN_IF_ERROR(DecodeTimeout(request.parameters(), out));
   std::shared_ptr<RawContents> raw;
   if (request.raw_input_contents_size() > 0) {
@@ -207,14 +252,20 @@ Result<InferRequest> DecodeGrpcInferRequest(ModelInferRequest& request) {
     raw->Swap(request.mutable_raw_input_contents());  // moved, not copied
   }
   for (int i = 0; i < request.inputs_size(); ++i) {
-    BW_ASSIGN_OR_RETURN(NamedTensor t, DecodeInput(request.inputs(i), i, raw));
+    BW_ASSIGN_OR_RETURN(NamedTensor t, DecodeInput(request.inputs(i), i, raw, shared_memory));
     out.inputs.push_back(std::move(t));
   }
-  BW_RETURN_IF_ERROR(DecodeOutputs(request, out));
+  BW_RETURN_IF_ERROR(DecodeOutputs(request, out, shared_memory, shared_memory_outputs));
   return out;
 }
 
-Status EncodeGrpcInferResponse(const InferResponse& response, inference::ModelInferResponse& out) {
+Status EncodeGrpcInferResponse(const InferResponse& response, inference::ModelInferResponse& out,
+                               const SharedMemoryOutputs* shared_memory) {
+  std::map<std::string, uint64_t> in_shared_memory;
+  if (shared_memory != nullptr && !shared_memory->empty()) {
+    BW_ASSIGN_OR_RETURN(in_shared_memory,
+                        WriteSharedMemoryOutputs(response.outputs, *shared_memory));
+  }
   out.set_model_name(response.model);
   out.set_model_version("1");
   out.set_id(response.id);
@@ -226,6 +277,13 @@ Status EncodeGrpcInferResponse(const InferResponse& response, inference::ModelIn
     t->set_name(o.name);
     t->set_datatype(std::string(DataTypeName(o.tensor.dtype())));
     for (int64_t d : o.tensor.shape()) t->add_shape(d);
+    if (auto shm = in_shared_memory.find(o.name); shm != in_shared_memory.end()) {
+      auto& p = *t->mutable_parameters();
+      p["shared_memory_region"] = StringParameter(shared_memory->at(o.name).region);
+      p["shared_memory_byte_size"].set_int64_param(static_cast<int64_t>(shm->second));
+      out.add_raw_output_contents();
+      continue;
+    }
     out.add_raw_output_contents(reinterpret_cast<const char*>(o.tensor.data()),
                                 o.tensor.byte_size());
   }

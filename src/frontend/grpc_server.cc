@@ -9,9 +9,10 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "frontend/grpc_codec.h"
+#include "frontend/grpc_infer.h"
 #include "frontend/grpc_status.h"
 #include "frontend/listen_check.h"
+#include "frontend/shared_memory_http.h"  // kCudaSharedMemoryUnsupported
 #include "grpc_service.grpc.pb.h"
 #include "service/inference_service.h"
 
@@ -81,18 +82,25 @@ Status FillConfig(const TritonModelConfig& c, inference::ModelConfig& out) {
   return Status::Ok();
 }
 
-// Every RPC on the callback API with typed messages except ModelInfer, which takes its request
-// and answer as bytes: gRPC answers a typed request that does not parse with UNIMPLEMENTED and no
-// message; parsing it here lets a malformed ModelInferRequest be an INVALID_ARGUMENT that says
-// so. (It also gives the handler a request of its own to move raw tensor bytes out of.)
+// Every RPC on the callback API with typed messages except ModelInfer and ModelStreamInfer, which
+// take their requests and answers as bytes: gRPC answers a typed request that does not parse with
+// UNIMPLEMENTED and no message; parsing it here lets a malformed ModelInferRequest be an
+// INVALID_ARGUMENT that says so. (It also gives the handler a request of its own to move raw tensor
+// bytes out of.)
 using G = GRPCInferenceService;
+using SharedMemoryRpcs =
+    G::WithCallbackMethod_SystemSharedMemoryStatus<G::WithCallbackMethod_SystemSharedMemoryRegister<
+        G::WithCallbackMethod_SystemSharedMemoryUnregister<
+            G::WithCallbackMethod_CudaSharedMemoryStatus<
+                G::WithCallbackMethod_CudaSharedMemoryRegister<
+                    G::WithCallbackMethod_CudaSharedMemoryUnregister<G::Service>>>>>>;
 using ServiceBase = G::WithCallbackMethod_ServerLive<
     G::WithCallbackMethod_ServerReady<G::WithCallbackMethod_ModelReady<
         G::WithCallbackMethod_ServerMetadata<G::WithCallbackMethod_ModelMetadata<
-            G::WithRawCallbackMethod_ModelInfer<G::WithCallbackMethod_ModelStreamInfer<
+            G::WithRawCallbackMethod_ModelInfer<G::WithRawCallbackMethod_ModelStreamInfer<
                 G::WithCallbackMethod_ModelConfig<G::WithCallbackMethod_ModelStatistics<
                     G::WithCallbackMethod_RepositoryIndex<G::WithCallbackMethod_RepositoryModelLoad<
-                        G::WithCallbackMethod_RepositoryModelUnload<G::Service>>>>>>>>>>>>;
+                        G::WithCallbackMethod_RepositoryModelUnload<SharedMemoryRpcs>>>>>>>>>>>>;
 
 // The value of the call's "authorization" metadata, if it has one.
 std::optional<std::string> Authorization(const CallbackServerContext& ctx) {
@@ -218,6 +226,64 @@ class GrpcHandlers final : public ServiceBase {
   ServerUnaryReactor* ModelInfer(CallbackServerContext* ctx, const grpc::ByteBuffer* request,
                                  grpc::ByteBuffer* response) override;
 
+  // --- The system shared-memory extension (service/shared_memory.h); CUDA's is refused ---
+
+  ServerUnaryReactor* SystemSharedMemoryStatus(
+      CallbackServerContext* ctx, const SystemSharedMemoryStatusRequest* request,
+      SystemSharedMemoryStatusResponse* response) override {
+    auto regions = service_.shared_memory().List(request->name());
+    if (!regions.ok()) return Answer(ctx, "SystemSharedMemoryStatus", regions.status());
+    for (const auto& r : *regions) {
+      auto& out = (*response->mutable_regions())[r.name];
+      out.set_name(r.name);
+      out.set_key(r.key);
+      out.set_offset(r.offset);
+      out.set_byte_size(r.byte_size);
+    }
+    return Answer(ctx, "SystemSharedMemoryStatus", Status::Ok());
+  }
+
+  ServerUnaryReactor* SystemSharedMemoryRegister(CallbackServerContext* ctx,
+                                                 const SystemSharedMemoryRegisterRequest* request,
+                                                 SystemSharedMemoryRegisterResponse*) override {
+    return Answer(ctx, "SystemSharedMemoryRegister",
+                  service_.shared_memory().Register(request->name(), request->key(),
+                                                    request->offset(), request->byte_size()));
+  }
+
+  ServerUnaryReactor* SystemSharedMemoryUnregister(
+      CallbackServerContext* ctx, const SystemSharedMemoryUnregisterRequest* request,
+      SystemSharedMemoryUnregisterResponse*) override {
+    Status s = Status::Ok();
+    if (request->name().empty()) {
+      service_.shared_memory().UnregisterAll();
+    } else {
+      s = service_.shared_memory().Unregister(request->name());
+    }
+    return Answer(ctx, "SystemSharedMemoryUnregister", s);
+  }
+
+  ServerUnaryReactor* CudaSharedMemoryStatus(CallbackServerContext* ctx,
+                                             const CudaSharedMemoryStatusRequest*,
+                                             CudaSharedMemoryStatusResponse*) override {
+    return Answer(ctx, "CudaSharedMemoryStatus", Unimplemented(kCudaSharedMemoryUnsupported));
+  }
+  ServerUnaryReactor* CudaSharedMemoryRegister(CallbackServerContext* ctx,
+                                               const CudaSharedMemoryRegisterRequest*,
+                                               CudaSharedMemoryRegisterResponse*) override {
+    return Answer(ctx, "CudaSharedMemoryRegister", Unimplemented(kCudaSharedMemoryUnsupported));
+  }
+  ServerUnaryReactor* CudaSharedMemoryUnregister(CallbackServerContext* ctx,
+                                                 const CudaSharedMemoryUnregisterRequest*,
+                                                 CudaSharedMemoryUnregisterResponse*) override {
+    return Answer(ctx, "CudaSharedMemoryUnregister", Unimplemented(kCudaSharedMemoryUnsupported));
+  }
+
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ModelStreamInfer(
+      CallbackServerContext*) override {
+    return grpc_infer::NewStreamInferReactor(service_);
+  }
+
  private:
   Status CheckModel(const std::string& model, const std::string& version) const {
     BW_RETURN_IF_ERROR(InferenceService::CheckModelName(model));
@@ -257,48 +323,29 @@ class GrpcHandlers final : public ServiceBase {
   InferenceService& service_;
 };
 
-// `raw` parsed as a ModelInferRequest (an empty message is a valid, empty request).
-Status ParseInferRequest(const grpc::ByteBuffer& raw, ModelInferRequest& out) {
-  if (raw.Length() == 0) return Status::Ok();
-  grpc::ByteBuffer view(raw);  // shares the slices; Deserialize consumes its argument
-  if (!grpc::SerializationTraits<ModelInferRequest>::Deserialize(&view, &out).ok()) {
-    return InvalidArgument("the request is not a valid inference.ModelInferRequest (malformed "
-                           "protobuf)");
-  }
-  return Status::Ok();
-}
-
 ServerUnaryReactor* GrpcHandlers::ModelInfer(CallbackServerContext* ctx,
                                                  const grpc::ByteBuffer* raw,
                                                  grpc::ByteBuffer* out) {
   const TimePoint start = service_.clock().Now();
   ModelInferRequest request;
-  if (Status s = ParseInferRequest(*raw, request); !s.ok()) return Answer(ctx, "ModelInfer", s);
+  Status s = grpc_infer::ParseInferRequest(*raw, request);
+  if (!s.ok()) return Answer(ctx, "ModelInfer", s);
   const std::string model = request.model_name();
-  auto fail = [&](const Status& s) {
-    service_.RecordInferOutcome(model, s, start);
-    return Answer(ctx, "ModelInfer", s);
-  };
-  if (Status s = CheckModel(model, request.model_version()); !s.ok()) return fail(s);
-  if (Status s = service_.CheckLoaded(model); !s.ok()) return fail(s);
-  auto decoded = kserve::DecodeGrpcInferRequest(request);
-  if (!decoded.ok()) return fail(decoded.status());
-  decoded->model = model;
   ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  Status accepted = service_.SubmitInfer(
-      std::move(*decoded), [this, reactor, out, model, start](Status s, InferResponse r) {
-        ModelInferResponse response;
-        if (s.ok()) s = kserve::EncodeGrpcInferResponse(r, response);
+  s = grpc_infer::SubmitInfer(
+      service_, request, [this, reactor, out, model, start](Status s, ModelInferResponse& r) {
         bool own = false;
         if (s.ok() &&
-            !grpc::SerializationTraits<ModelInferResponse>::Serialize(response, out, &own).ok()) {
+            !grpc::SerializationTraits<ModelInferResponse>::Serialize(r, out, &own).ok()) {
           s = Internal("the response could not be serialized");
         }
-        service_.RecordInferOutcome(model, s, start);
-        Record("ModelInfer", s);
+        grpc_infer::RecordOutcome(service_, "ModelInfer", model, s, start);
         reactor->Finish(ToGrpcStatus(s));
       });
-  if (!accepted.ok()) return fail(accepted);
+  if (!s.ok()) {
+    grpc_infer::RecordOutcome(service_, "ModelInfer", model, s, start);
+    reactor->Finish(ToGrpcStatus(s));
+  }
   return reactor;
 }
 

@@ -4,8 +4,9 @@
 // and the per-model metrics are those of HTTP; each RPC only translates its messages.
 // docs/grpc-api.md lists the RPCs and their status codes.
 //
-// No thread waits for an inference: ModelInfer hands the decoded request to the scheduler and
-// the scheduler's callback finishes the call from its batching thread. Request tensors are moved
+// No thread waits for an inference: ModelInfer, and each request of a ModelStreamInfer stream
+// (grpc_infer.h), hands the decoded request to the scheduler and the scheduler's callback
+// answers it from its batching thread. Request tensors are moved
 // out of the request message (a message allocator gives the server its own, mutable request),
 // never copied, when they arrive as raw_input_contents.
 //

@@ -225,14 +225,37 @@ Status CheckParameters(JsonValue j, const std::string& what) {
   JsonValue p = j.Find("parameters");
   if (p.exists() && !p.is_object())
     return InvalidArgument(what + ": \"parameters\" must be an object");
-  if (Parameter(j, "shared_memory_region").exists()) {
-    return InvalidArgument(what + ": the shared-memory extension is not supported");
-  }
   return Status::Ok();
 }
 
+// The tensor's shared-memory parameters; refused when there is no registry to resolve them.
+Result<std::optional<SharedMemoryRef>> SharedMemoryParameters(
+    JsonValue j, const std::string& what, const SharedMemoryRegistry* registry) {
+  std::optional<std::string> region;
+  std::optional<uint64_t> size, offset;
+  if (JsonValue r = Parameter(j, "shared_memory_region"); r.exists()) {
+    if (!r.is_string()) return InvalidArgument(what + ": shared_memory_region must be a string");
+    region = std::string(r.string());
+  }
+  for (auto [key, value] :
+       {std::pair{"shared_memory_byte_size", &size}, std::pair{"shared_memory_offset", &offset}}) {
+    JsonValue v = Parameter(j, key);
+    if (!v.exists()) continue;
+    if (!v.is_number_unsigned()) {
+      return InvalidArgument(what + ": " + key + " must be a non-negative integer");
+    }
+    *value = v.uint64();
+  }
+  BW_ASSIGN_OR_RETURN(auto ref, SharedMemoryRef::From(region, size, offset, what));
+  if (ref && registry == nullptr) {
+    return InvalidArgument(what + ": the shared-memory extension is not enabled here");
+  }
+  return ref;
+}
+
 Result<NamedTensor> DecodeInput(JsonValue in, size_t index,
-                                const std::shared_ptr<const std::string>& body, size_t& offset) {
+                                const std::shared_ptr<const std::string>& body, size_t& offset,
+                                const SharedMemoryRegistry* shared_memory) {
   if (!in.is_object())
     return InvalidArgument("input " + std::to_string(index) + " must be an object");
   JsonValue name = in.Find("name");
@@ -254,6 +277,17 @@ Result<NamedTensor> DecodeInput(JsonValue in, size_t index,
   BW_ASSIGN_OR_RETURN(Shape shape, ParseShape(sh, what));
   JsonValue binary = Parameter(in, "binary_data_size");
   JsonValue data = in.Find("data");
+  BW_ASSIGN_OR_RETURN(auto shm, SharedMemoryParameters(in, what, shared_memory));
+  if (shm) {
+    if (binary.exists() || data.exists()) {
+      return InvalidArgument(what +
+                             " has shared-memory parameters and also \"data\" or "
+                             "binary_data_size");
+    }
+    BW_ASSIGN_OR_RETURN(out.tensor, shared_memory->InputTensor(*shm, *dtype, shape, what));
+    BW_RETURN_IF_ERROR(CheckClientTensor(out.tensor, what));
+    return out;
+  }
   if (binary.exists() && data.exists()) {
     return InvalidArgument(what + " has both \"data\" and binary_data_size");
   }
@@ -277,7 +311,8 @@ Result<NamedTensor> DecodeInput(JsonValue in, size_t index,
   return out;
 }
 
-Status DecodeOutputs(JsonValue j, DecodedInferRequest& out) {
+Status DecodeOutputs(JsonValue j, DecodedInferRequest& out,
+                     const SharedMemoryRegistry* shared_memory) {
   JsonValue outputs = j.Find("outputs");
   if (!outputs.exists()) return Status::Ok();
   if (!outputs.is_array()) return InvalidArgument("\"outputs\" must be an array");
@@ -297,6 +332,10 @@ Status DecodeOutputs(JsonValue j, DecodedInferRequest& out) {
       if (!b.is_boolean()) return InvalidArgument(what + ": binary_data must be a boolean");
       out.encoding.binary_by_output[output] = b.boolean();
     }
+    BW_ASSIGN_OR_RETURN(auto shm, SharedMemoryParameters(o, what, shared_memory));
+    if (shm) {
+      BW_ASSIGN_OR_RETURN(out.encoding.shared_memory[output], shared_memory->Find(*shm, what));
+    }
     out.request.requested_outputs.push_back(std::move(output));
     ++i;
   }
@@ -305,6 +344,9 @@ Status DecodeOutputs(JsonValue j, DecodedInferRequest& out) {
 
 Status DecodeRequestFields(JsonValue j, DecodedInferRequest& out) {
   BW_RETURN_IF_ERROR(CheckParameters(j, "request"));
+  if (Parameter(j, "shared_memory_region").exists()) {
+    return InvalidArgument("request: shared-memory parameters belong to an input or an output");
+  }
   if (JsonValue id = j.Find("id"); id.exists()) {
     if (!id.is_string()) return InvalidArgument("\"id\" must be a string");
     out.request.id = std::string(id.string());
@@ -322,20 +364,20 @@ Status DecodeRequestFields(JsonValue j, DecodedInferRequest& out) {
   return Status::Ok();
 }
 
-Result<DecodedInferRequest> Decode(const std::shared_ptr<const std::string>& body,
-                                   size_t json_size) {
+Result<DecodedInferRequest> Decode(const std::shared_ptr<const std::string>& body, size_t json_size,
+                                   const SharedMemoryRegistry* shared_memory) {
   BW_ASSIGN_OR_RETURN(JsonTree tree, JsonTree::Parse(std::string_view(*body).substr(0, json_size)));
   const JsonValue j = tree.root();
   if (!j.is_object()) return InvalidArgument("the request must be a JSON object");
   DecodedInferRequest out;
   BW_RETURN_IF_ERROR(DecodeRequestFields(j, out));
-  BW_RETURN_IF_ERROR(DecodeOutputs(j, out));
+  BW_RETURN_IF_ERROR(DecodeOutputs(j, out, shared_memory));
   JsonValue inputs = j.Find("inputs");
   if (!inputs.is_array()) return InvalidArgument("the request has no \"inputs\" array");
   size_t offset = json_size, i = 0;
   out.request.inputs.reserve(inputs.size());
   for (JsonValue in : inputs) {
-    BW_ASSIGN_OR_RETURN(NamedTensor t, DecodeInput(in, i++, body, offset));
+    BW_ASSIGN_OR_RETURN(NamedTensor t, DecodeInput(in, i++, body, offset, shared_memory));
     out.request.inputs.push_back(std::move(t));
   }
   if (offset != body->size()) {
@@ -452,20 +494,26 @@ Result<size_t> ParseJsonHeaderLength(std::string_view value) {
 }
 
 Result<DecodedInferRequest> DecodeInferRequest(std::shared_ptr<const std::string> body,
-                                               std::optional<size_t> json_size) {
+                                               std::optional<size_t> json_size,
+                                               const SharedMemoryRegistry* shared_memory) {
   if (body == nullptr) return InvalidArgument("no request body");
   const size_t size = json_size.value_or(body->size());
   if (size > body->size()) {
     return InvalidArgument("Inference-Header-Content-Length " + std::to_string(size) +
                            " exceeds the body (" + std::to_string(body->size()) + " bytes)");
   }
-  return Decode(body, size);
+  return Decode(body, size, shared_memory);
 }
 
 Result<EncodedResponse> EncodeInferResponse(const InferResponse& response,
                                             const OutputEncoding& encoding) {
   // Written directly rather than through a JSON DOM: this runs once per answered request, and on
   // a small model building and dumping the DOM cost more CPU than the rest of the encoding.
+  std::map<std::string, uint64_t> in_shared_memory;
+  if (!encoding.shared_memory.empty()) {
+    BW_ASSIGN_OR_RETURN(in_shared_memory,
+                        WriteSharedMemoryOutputs(response.outputs, encoding.shared_memory));
+  }
   EncodedResponse encoded;
   std::string& out = encoded.body;
   out.reserve(256);
@@ -495,7 +543,13 @@ Result<EncodedResponse> EncodeInferResponse(const InferResponse& response,
       AppendInteger(out, o.tensor.shape()[i]);
     }
     out += ']';
-    if (encoding.Binary(o.name)) {
+    if (auto shm = in_shared_memory.find(o.name); shm != in_shared_memory.end()) {
+      out += ",\"parameters\":{\"shared_memory_region\":";
+      AppendString(out, encoding.shared_memory.at(o.name).region);
+      out += ",\"shared_memory_byte_size\":";
+      AppendInteger(out, shm->second);
+      out += "}}";
+    } else if (encoding.Binary(o.name)) {
       out += ",\"parameters\":{\"binary_data_size\":";
       AppendInteger(out, o.tensor.byte_size());
       out += "}}";

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "service/shared_memory.h"
 #include "serving/inference.h"
 
 namespace batchwise::kserve {
@@ -27,6 +28,8 @@ struct OutputEncoding {
   bool binary_default = false;
   // outputs[i].parameters.binary_data, by output name.
   std::map<std::string, bool> binary_by_output;
+  // Outputs to write into shared memory (their JSON carries no data), by output name.
+  SharedMemoryOutputs shared_memory;
 
   bool Binary(const std::string& output) const;
 };
@@ -42,8 +45,11 @@ Result<size_t> ParseJsonHeaderLength(std::string_view value);
 // Decodes a request body. `json_size`: the Inference-Header-Content-Length (nullopt: the whole
 // body is JSON; equal to the body size: also all JSON). Binary inputs view `body` without a copy
 // when their offset is suitably aligned (the tensors keep `body` alive), else they are copied.
+// Tensors with the shared-memory parameters are resolved in `shared_memory` (inputs viewed in
+// place, outputs' windows in OutputEncoding::shared_memory); null: such tensors are refused.
 Result<DecodedInferRequest> DecodeInferRequest(std::shared_ptr<const std::string> body,
-                                               std::optional<size_t> json_size);
+                                               std::optional<size_t> json_size,
+                                               const SharedMemoryRegistry* shared_memory = nullptr);
 
 struct EncodedResponse {
   std::string body;
@@ -53,8 +59,11 @@ struct EncodedResponse {
 };
 
 // Encodes a response: "model_name", "model_version" ("1"), "id", "parameters" (where it ran,
-// whether simulated), "outputs" as JSON data or binary per `encoding`. INVALID_ARGUMENT only for
-// an output tensor that fails its own validation (which an engine never produces).
+// whether simulated), "outputs" as JSON data or binary per `encoding`; the outputs in
+// `encoding.shared_memory` are written there and answered with parameters
+// "shared_memory_region" and "shared_memory_byte_size" (the bytes written) instead of data.
+// INVALID_ARGUMENT for an output larger than its shared-memory window, or one that fails its own
+// validation (which an engine never produces).
 Result<EncodedResponse> EncodeInferResponse(const InferResponse& response,
                                             const OutputEncoding& encoding);
 

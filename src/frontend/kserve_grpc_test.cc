@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <future>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -190,23 +191,74 @@ TEST_F(KServeGrpcTest, TypedContentsGiveTheSameAnswerAsRaw) {
   EXPECT_EQ(AsFloats(resp.raw_output_contents(0)), (std::vector<float>{4, 4, -2, -2, 9, 9}));
 }
 
-TEST_F(KServeGrpcTest, StreamingIsUnimplemented) {
+using Stream = grpc::ClientReaderWriter<ModelInferRequest, ModelStreamInferResponse>;
+
+// Reads `n` answers of `stream`, by request id (each id once).
+std::map<std::string, ModelStreamInferResponse> ReadAnswers(Stream& stream, int n) {
+  std::map<std::string, ModelStreamInferResponse> by_id;
+  for (int i = 0; i < n; ++i) {
+    ModelStreamInferResponse r;
+    if (!stream.Read(&r)) break;
+    EXPECT_TRUE(by_id.emplace(r.infer_response().id(), r).second) << r.infer_response().id();
+  }
+  return by_id;
+}
+
+// One stream, many requests in flight at once (all written before any answer is read), two of
+// them errors: each answer carries its request's id, the errors are answers of their own (the
+// message HTTP would give), and the stream ends OK after the client half-closes.
+TEST_F(KServeGrpcTest, StreamAnswersEveryRequestInFlightWithItsIdAndErrorsInline) {
   grpc::ClientContext ctx;
-  auto stream = stub_->ModelStreamInfer(&ctx);
-  stream->Write(RawInfer(1));
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  std::unique_ptr<Stream> stream = stub_->ModelStreamInfer(&ctx);
+  constexpr int kRequests = 24, kUnknownModel = 10, kBadType = 17;
+  for (int i = 0; i < kRequests; ++i) {
+    ModelInferRequest req =
+        RawInfer(static_cast<float>(i), 1 + i % 3, i == kUnknownModel ? "nope" : "tiny");
+    if (i == kBadType) req.mutable_inputs(0)->set_datatype("FP99");
+    req.set_id("r" + std::to_string(i));
+    ASSERT_TRUE(stream->Write(req));
+  }
+  std::map<std::string, ModelStreamInferResponse> answers = ReadAnswers(*stream, kRequests);
+  stream->WritesDone();
+  grpc::Status end = stream->Finish();
+  EXPECT_TRUE(end.ok()) << end.error_message();
+  ASSERT_EQ(answers.size(), static_cast<size_t>(kRequests));
+  for (int i = 0; i < kRequests; ++i) {
+    const ModelStreamInferResponse& a = answers["r" + std::to_string(i)];
+    if (i == kUnknownModel || i == kBadType) {
+      ModelInferRequest same = RawInfer(0, 1, i == kUnknownModel ? "nope" : "tiny");
+      if (i == kBadType) same.mutable_inputs(0)->set_datatype("FP99");
+      ModelInferResponse unary;
+      EXPECT_EQ(a.error_message(), Infer(same, &unary).error_message()) << i;
+      EXPECT_FALSE(a.error_message().empty()) << i;
+      EXPECT_EQ(a.infer_response().outputs_size(), 0) << i;
+      continue;
+    }
+    EXPECT_EQ(a.error_message(), "") << i;
+    ASSERT_EQ(a.infer_response().raw_output_contents_size(), 1) << i;
+    EXPECT_EQ(AsFloats(a.infer_response().raw_output_contents(0)),
+              std::vector<float>((1 + i % 3) * 2, static_cast<float>(i)))
+        << i;
+  }
+}
+
+TEST_F(KServeGrpcTest, StreamWithNoRequestsEndsOkWhenTheClientHalfCloses) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  std::unique_ptr<Stream> stream = stub_->ModelStreamInfer(&ctx);
   stream->WritesDone();
   ModelStreamInferResponse r;
   EXPECT_FALSE(stream->Read(&r));
-  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_TRUE(stream->Finish().ok());
 }
 
-// Upstream RPCs our proto does not declare (the shared-memory extensions, Trace) reach the
-// server as unknown methods.
+// Upstream RPCs our proto does not declare (Trace) reach the server as unknown methods.
 TEST_F(KServeGrpcTest, UndeclaredUpstreamRpcsAreUnimplemented) {
   grpc::GenericStub generic(grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->grpc_port()),
                                                 grpc::InsecureChannelCredentials()));
-  for (const char* method : {"/inference.GRPCInferenceService/SystemSharedMemoryStatus",
-                             "/inference.GRPCInferenceService/TraceSetting"}) {
+  for (const char* method : {"/inference.GRPCInferenceService/TraceSetting",
+                             "/inference.GRPCInferenceService/LogSettings"}) {
     grpc::ClientContext ctx;
     grpc::Slice empty("");  // an empty request message
     grpc::ByteBuffer request(&empty, 1), response;
@@ -516,15 +568,16 @@ INSTANTIATE_TEST_SUITE_P(
                          for (int i = 0; i < 15; ++i) r.mutable_inputs(0)->add_shape(1);
                        },
                        grpc::StatusCode::INVALID_ARGUMENT, "more than 16 dimensions", "", ""},
-        BadGrpcRequest{"int8_out_of_range",
-                       [](auto& r) {
-                         r.clear_raw_input_contents();
-                         auto* in = r.mutable_inputs(0);
-                         in->set_datatype("INT8");
-                         for (int v : {1, 2, 300, 4}) in->mutable_contents()->add_int_contents(v);
-                       },
-                       grpc::StatusCode::INVALID_ARGUMENT, "(300) is not a valid INT8", kHttpInfer,
-                       R"({"inputs":[{"name":"x","datatype":"INT8","shape":[1,4],"data":[1,2,300,4]}]})"},
+        BadGrpcRequest{
+            "int8_out_of_range",
+            [](auto& r) {
+              r.clear_raw_input_contents();
+              auto* in = r.mutable_inputs(0);
+              in->set_datatype("INT8");
+              for (int v : {1, 2, 300, 4}) in->mutable_contents()->add_int_contents(v);
+            },
+            grpc::StatusCode::INVALID_ARGUMENT, "(300) is not a valid INT8", kHttpInfer,
+            R"({"inputs":[{"name":"x","datatype":"INT8","shape":[1,4],"data":[1,2,300,4]}]})"},
         BadGrpcRequest{"batch_above_max", [](auto& r) { r = RawInfer(1, 9); },
                        grpc::StatusCode::INVALID_ARGUMENT, "max_batch_size", "", ""},
         BadGrpcRequest{
@@ -537,7 +590,7 @@ INSTANTIATE_TEST_SUITE_P(
               (*r.mutable_inputs(0)->mutable_parameters())["shared_memory_region"].set_string_param(
                   "r");
             },
-            grpc::StatusCode::INVALID_ARGUMENT, "shared-memory", "", ""},
+            grpc::StatusCode::INVALID_ARGUMENT, "shared_memory_byte_size", "", ""},
         BadGrpcRequest{
             "bad_timeout",
             [](auto& r) { (*r.mutable_parameters())["timeout"].set_string_param("1"); },
@@ -764,6 +817,150 @@ TEST_F(KServeGrpcGatedTest, ShutdownWithAClientGoneAwayDoesNotHang) {
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   gate_->Open();
   stopper.join();  // the scheduler's late answer to the cancelled call finishes it
+}
+
+// A stream answers in completion order: an error answered at once overtakes a request the
+// engine holds; an engine failure is that request's answer and the stream goes on.
+TEST_F(KServeGrpcGatedTest, StreamAnswersInCompletionOrderAndGoesOnAfterErrors) {
+  gate_->Close();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  std::unique_ptr<Stream> stream = stub_->ModelStreamInfer(&ctx);
+  auto request = [](float v, const std::string& id, const std::string& model = "tiny") {
+    ModelInferRequest r = RawInfer(v, 1, model);
+    r.set_id(id);
+    return r;
+  };
+  ASSERT_TRUE(stream->Write(request(1, "held")));
+  gate_->WaitForWaiting(1);
+  ASSERT_TRUE(stream->Write(request(1, "unknown", "nope")));
+  ModelStreamInferResponse first;
+  ASSERT_TRUE(stream->Read(&first));
+  EXPECT_EQ(first.infer_response().id(), "unknown");
+  EXPECT_NE(first.error_message().find("nope"), std::string::npos) << first.error_message();
+  ASSERT_TRUE(stream->Write(request(-1, "fails")));
+  WaitQueued(1);
+  gate_->Open();
+  std::map<std::string, ModelStreamInferResponse> answers = ReadAnswers(*stream, 2);
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers["held"].error_message(), "");
+  EXPECT_EQ(AsFloats(answers["held"].infer_response().raw_output_contents(0)),
+            (std::vector<float>{1, 1}));
+  EXPECT_NE(answers["fails"].error_message().find("fake engine failure"), std::string::npos);
+  ASSERT_TRUE(stream->Write(request(3, "after")));
+  ModelStreamInferResponse after;
+  ASSERT_TRUE(stream->Read(&after));
+  EXPECT_EQ(after.infer_response().id(), "after");
+  EXPECT_EQ(after.error_message(), "");
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+// Admission is per request, as ModelInfer's: a full queue refuses the request that does not fit
+// (at once, UNAVAILABLE's message) and the stream goes on.
+TEST_F(KServeGrpcGatedTest, StreamFullQueueRefusesThatRequestOnly) {
+  gate_->Close();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  std::unique_ptr<Stream> stream = stub_->ModelStreamInfer(&ctx);
+  ModelInferRequest held = RawInfer(1), full = RawInfer(2, 8), refused = RawInfer(3);
+  held.set_id("held");
+  full.set_id("full");
+  refused.set_id("refused");
+  ASSERT_TRUE(stream->Write(held));
+  gate_->WaitForWaiting(1);
+  ASSERT_TRUE(stream->Write(full));
+  WaitQueued(8);
+  ASSERT_TRUE(stream->Write(refused));
+  ModelStreamInferResponse first;
+  ASSERT_TRUE(stream->Read(&first));
+  EXPECT_EQ(first.infer_response().id(), "refused");
+  ModelInferResponse unary;
+  grpc::Status s = Infer(RawInfer(4), &unary);  // what ModelInfer answers meanwhile
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(first.error_message(), s.error_message());
+  gate_->Open();
+  std::map<std::string, ModelStreamInferResponse> answers = ReadAnswers(*stream, 2);
+  EXPECT_EQ(answers["held"].error_message(), "");
+  EXPECT_EQ(answers["full"].error_message(), "");
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+// The client cancels while the engine holds its request: the call ends CANCELLED at once, the
+// late answer is dropped, and the server goes on serving streams.
+TEST_F(KServeGrpcGatedTest, CancelledStreamEndsAtOnceAndItsLateAnswerIsDropped) {
+  gate_->Close();
+  {
+    grpc::ClientContext ctx;
+    std::unique_ptr<Stream> stream = stub_->ModelStreamInfer(&ctx);
+    ASSERT_TRUE(stream->Write(RawInfer(1)));
+    gate_->WaitForWaiting(1);
+    ctx.TryCancel();
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  gate_->Open();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  std::unique_ptr<Stream> stream = stub_->ModelStreamInfer(&ctx);
+  ASSERT_TRUE(stream->Write(RawInfer(5)));
+  ModelStreamInferResponse r;
+  ASSERT_TRUE(stream->Read(&r));
+  EXPECT_EQ(AsFloats(r.infer_response().raw_output_contents(0)), (std::vector<float>{5, 5}));
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+// Shutdown with a half-closed stream whose requests are in flight: they are answered and the
+// stream ends OK.
+TEST_F(KServeGrpcGatedTest, ShutdownAnswersAHalfClosedStreamsRequests) {
+  gate_->Close();
+  grpc::ClientContext ctx;
+  std::unique_ptr<Stream> stream = stub_->ModelStreamInfer(&ctx);
+  ModelInferRequest a = RawInfer(1), b = RawInfer(2);
+  a.set_id("a");
+  b.set_id("b");
+  ASSERT_TRUE(stream->Write(a));
+  gate_->WaitForWaiting(1);
+  ASSERT_TRUE(stream->Write(b));
+  WaitQueued(1);
+  stream->WritesDone();
+  std::thread stopper([this] { server_->Shutdown(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  gate_->Open();
+  std::map<std::string, ModelStreamInferResponse> answers = ReadAnswers(*stream, 2);
+  EXPECT_TRUE(stream->Finish().ok());
+  stopper.join();
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(AsFloats(answers["a"].infer_response().raw_output_contents(0)),
+            (std::vector<float>{1, 1}));
+  EXPECT_EQ(AsFloats(answers["b"].infer_response().raw_output_contents(0)),
+            (std::vector<float>{2, 2}));
+}
+
+// Shutdown with a stream the client keeps open (a request held by the engine): after the grace
+// period gRPC cancels it; shutdown does not wait for the held request, and its late answer, once
+// the engine lets it go, is dropped.
+TEST(KServeGrpcStreamShutdownTest, StreamLeftOpenIsCancelledAfterTheGrace) {
+  FakeServerOptions o;
+  o.grpc_port = 0;
+  o.engine.gate = std::make_shared<Gate>();
+  o.shutdown_grace_ms = 200;
+  FakeModelServer server(o);
+  auto stub = GRPCInferenceService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(server.grpc_port()), grpc::InsecureChannelCredentials()));
+  o.engine.gate->Close();
+  grpc::ClientContext ctx;
+  std::unique_ptr<Stream> stream = stub->ModelStreamInfer(&ctx);
+  ASSERT_TRUE(stream->Write(RawInfer(1)));
+  o.engine.gate->WaitForWaiting(1);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::thread stopper([&server] { server.Shutdown(); });
+  grpc::Status end = stream->Finish();  // the stream ends while the engine still holds it
+  EXPECT_FALSE(end.ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  o.engine.gate->Open();
+  stopper.join();
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "frontend/http_status.h"
 #include "frontend/kserve_codec.h"
+#include "frontend/shared_memory_http.h"
 
 namespace batchwise {
 
@@ -217,6 +218,9 @@ void KServeHttp::Answer(const Responder& respond, const std::string& endpoint,
 }
 
 void KServeHttp::Handle(HttpRequest request, Responder respond) {
+  if (auto shm = HandleSharedMemoryRoute(service_.shared_memory(), request)) {
+    return Answer(respond, "shared_memory", std::move(*shm));
+  }
   Result<Route> route = ParseRoute(request.path);
   if (!route.ok()) return Answer(respond, "unknown", Error(route.status()));
   if (request.method != route->method) {
@@ -283,7 +287,7 @@ void KServeHttp::Infer(const std::string& model, const HttpRequest& request,
     if (!n.ok()) return fail(n.status());
     json_size = *n;
   }
-  auto decoded = kserve::DecodeInferRequest(request.body, json_size);
+  auto decoded = kserve::DecodeInferRequest(request.body, json_size, &service_.shared_memory());
   if (!decoded.ok()) return fail(decoded.status());
   decoded->request.model = model;
   decoded->request.received = request.received;

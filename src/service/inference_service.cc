@@ -144,7 +144,8 @@ Status InferenceService::CheckModelVersion(const std::string& model, const std::
 const std::vector<std::string>& InferenceService::Extensions() {
   static const std::vector<std::string> kExtensions = {"binary_tensor_data", "model_configuration",
                                                        "statistics",         "model_repository",
-                                                       "parameters",         "batchwise"};
+                                                       "parameters",         "batchwise",
+                                                       "system_shared_memory"};
   return kExtensions;
 }
 

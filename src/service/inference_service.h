@@ -30,6 +30,7 @@
 #include "common/version.h"
 #include "metrics/metrics.h"
 #include "repository/model_config.h"
+#include "service/shared_memory.h"
 #include "serving/scheduler.h"
 
 namespace batchwise {
@@ -125,6 +126,8 @@ class InferenceService {
   // `version` empty or "1" (Batchwise serves one version); non-numeric INVALID_ARGUMENT, another
   // number NOT_FOUND.
   static Status CheckModelVersion(const std::string& model, const std::string& version);
+  // The system shared-memory regions clients registered (both protocols share them).
+  SharedMemoryRegistry& shared_memory() { return shared_memory_; }
 
   // --- Metadata, configuration, statistics ---
 
@@ -209,7 +212,8 @@ class InferenceService {
   std::atomic<bool> ready_{false};
   mutable std::mutex failed_mu_;
   std::map<std::string, std::string> failed_ GUARDED_BY(failed_mu_);  // model -> why not loaded
-  std::unique_ptr<AdminQueue> admin_;                                 // last: joined first
+  SharedMemoryRegistry shared_memory_;
+  std::unique_ptr<AdminQueue> admin_;  // last: joined first
 };
 
 }  // namespace batchwise

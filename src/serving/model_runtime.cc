@@ -253,13 +253,27 @@ Status ModelRuntime::Route(std::unique_ptr<QueuedRequest>* request, int batch_si
   return s;
 }
 
+Status ModelRuntime::CheckAdmission(int batch_size, TimePoint received) {
+  std::lock_guard<std::mutex> l(mu_);
+  ModelInstance* least = LeastLoadedLocked();
+  if (least == nullptr) return FailedPrecondition("model '" + config_.name + "' is not ready");
+  Status s = least->CheckAdmission(batch_size, received);
+  if (!s.ok()) stats_.RecordRejected();
+  return s;
+}
+
 Status ModelRuntime::RouteToLeastLoaded(std::unique_ptr<QueuedRequest>* request, int batch_size) {
   std::lock_guard<std::mutex> l(mu_);
-  if (instances_.empty()) return FailedPrecondition("model '" + config_.name + "' is not ready");
+  ModelInstance* least = LeastLoadedLocked();
+  if (least == nullptr) return FailedPrecondition("model '" + config_.name + "' is not ready");
+  return least->Submit(request, batch_size);
+}
+
+ModelInstance* ModelRuntime::LeastLoadedLocked() const {
   auto least = std::min_element(instances_.begin(), instances_.end(), [](auto& a, auto& b) {
     return a->in_flight_samples() < b->in_flight_samples();
   });
-  return (*least)->Submit(request, batch_size);
+  return least == instances_.end() ? nullptr : least->get();
 }
 
 void ModelRuntime::Add(std::unique_ptr<ModelInstance> instance) {

@@ -39,6 +39,7 @@ std::string CheckEngine(const ModelConfig& m, const ModelEngineFile& file,
                         const ReferenceTensors& ref, bool& passed) {
   EngineOptions o;
   o.model_path = file.path;
+  o.optimize_for_inference = file.optimize_for_inference;
   o.inputs = m.inputs;
   o.outputs = m.outputs;
   auto engine = CreateEngine(file.engine, o);

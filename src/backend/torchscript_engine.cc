@@ -264,6 +264,7 @@ Status TorchScriptEngine::ConvertOutputs(const std::vector<at::Tensor>& outs, in
     if (dtype != outputs_[i].dtype || t.shape() != BatchShape(outputs_[i], batch)) {
       return Internal("output '" + outputs_[i].name + "' is " + std::string(DataTypeName(dtype)) +
                       " " + ShapeToString(t.shape()) + ", declared " +
+                      std::string(DataTypeName(outputs_[i].dtype)) + " " +
                       ShapeToString(BatchShape(outputs_[i], batch)));
     }
     outputs->push_back(std::move(t));

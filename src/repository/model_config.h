@@ -1,4 +1,5 @@
-// ModelConfig: one model's configuration, read from <repository>/<model>/config.json.
+// ModelConfig: one model's configuration, read from <repository>/<model>/config.json or from
+// Triton's <repository>/<model>/config.pbtxt (repository/triton_config.h).
 //
 // The format is documented in docs/model-repository.md. Plain value type; parsing is a pure
 // function of the JSON and the folder it came from.
@@ -87,6 +88,10 @@ struct ModelConfig {
   // Optional image pre-processing and classification post-processing ("inference script").
   std::optional<ImagePreprocess> preprocess;
   std::optional<ClassificationPostprocess> postprocess;
+  // The version that serves (one instance per model) and the versions the config's
+  // version_policy selects (a Triton folder's numeric sub-folders); 1 for config.json.
+  int64_t version = 1;
+  std::vector<int64_t> versions = {1};
 
   const ModelEngineFile* FindEngine(EngineKind kind) const;
   // Index of the declared input/output of that name; -1 if none.
@@ -97,10 +102,11 @@ struct ModelConfig {
 };
 
 Result<ModelConfig> ParseModelConfig(const nlohmann::json& j, const std::string& folder);
-// Reads and parses <folder>/config.json; errors name the file.
+// Reads and parses <folder>/config.json or <folder>/config.pbtxt (a folder with both is refused);
+// errors name the file.
 Result<ModelConfig> LoadModelConfig(const std::string& folder);
 
-// The model folders under `root` that hold a config.json, sorted by name.
+// The model folders under `root` that hold a config.json or config.pbtxt, sorted by name.
 Result<std::vector<std::string>> ListModelFolders(const std::string& root);
 
 }  // namespace batchwise

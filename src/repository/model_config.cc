@@ -329,13 +329,18 @@ Result<ModelConfig> LoadModelConfig(const std::string& folder) {
   return c;
 }
 
+bool IsModelFolder(const std::string& folder) {
+  std::error_code ec;
+  return fs::exists(fs::path(folder) / "config.json", ec) ||
+         fs::exists(fs::path(folder) / "config.pbtxt", ec);
+}
+
 Result<std::vector<std::string>> ListModelFolders(const std::string& root) {
   std::error_code ec;
   if (!fs::is_directory(root, ec)) return NotFound("model repository " + root + " is not a folder");
   std::vector<std::string> out;
   for (const auto& entry : fs::directory_iterator(root, ec)) {
-    if (entry.is_directory() && (fs::exists(entry.path() / "config.json") ||
-                                 fs::exists(entry.path() / "config.pbtxt"))) {
+    if (entry.is_directory() && IsModelFolder(entry.path().string())) {
       out.push_back(entry.path().string());
     }
   }

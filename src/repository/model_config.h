@@ -106,6 +106,8 @@ Result<ModelConfig> ParseModelConfig(const nlohmann::json& j, const std::string&
 // errors name the file.
 Result<ModelConfig> LoadModelConfig(const std::string& folder);
 
+// `folder` holds a config.json or a config.pbtxt.
+bool IsModelFolder(const std::string& folder);
 // The model folders under `root` that hold a config.json or config.pbtxt, sorted by name.
 Result<std::vector<std::string>> ListModelFolders(const std::string& root);
 

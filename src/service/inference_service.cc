@@ -113,9 +113,7 @@ Status InferenceService::CheckLoaded(const std::string& model) const {
 }
 
 bool InferenceService::InRepository(const std::string& model) const {
-  std::error_code ec;
-  return std::filesystem::exists(
-      std::filesystem::path(options_.model_repository) / model / "config.json", ec);
+  return IsModelFolder((std::filesystem::path(options_.model_repository) / model).string());
 }
 
 // --- Names and versions ---
@@ -158,10 +156,11 @@ Result<ModelConfig> InferenceService::LoadedModel(const std::string& model) cons
   return scheduler_.LoadedConfig(model);
 }
 
+// The engine that runs the model, by name: the ONNX engine is OpenCV's DNN module, not ONNX
+// Runtime, so it is not reported as onnxruntime_onnx (docs/model-repository.md).
 std::string InferenceService::PlatformName(const ModelConfig& config) {
   if (config.engines.empty()) return "batchwise";
-  return config.engines[0].engine == EngineKind::kTorchScript ? "pytorch_libtorch"
-                                                              : "onnxruntime_onnx";
+  return config.engines[0].engine == EngineKind::kTorchScript ? "pytorch_libtorch" : "opencv_dnn";
 }
 
 Result<TritonModelConfig> InferenceService::TritonConfig(const std::string& model) const {
@@ -171,7 +170,7 @@ Result<TritonModelConfig> InferenceService::TritonConfig(const std::string& mode
   t.platform = PlatformName(c);
   t.backend = c.engines.empty()                                 ? "batchwise"
               : c.engines[0].engine == EngineKind::kTorchScript ? "pytorch"
-                                                                : "onnxruntime";
+                                                                : "opencv";
   t.max_batch_size = c.max_batch_size;
   t.inputs = TritonTensors(c.inputs);
   t.outputs = TritonTensors(c.outputs);

@@ -64,8 +64,8 @@ struct TritonInstanceGroup {
 // /v2/batchwise/models), every input's format FORMAT_NONE.
 struct TritonModelConfig {
   std::string name;
-  std::string platform;  // "pytorch_libtorch", "onnxruntime_onnx" or "batchwise"
-  std::string backend;   // "pytorch", "onnxruntime" or "batchwise"
+  std::string platform;  // "pytorch_libtorch", "opencv_dnn" (the ONNX engine) or "batchwise"
+  std::string backend;   // "pytorch", "opencv" or "batchwise"
   uint32_t latest_versions = 1;
   int max_batch_size = 0;
   std::vector<TritonTensorConfig> inputs;

@@ -1,0 +1,85 @@
+// A Triton-layout model folder (config.pbtxt with numeric version folders), written by the test
+// beside the fixture's config.json models, served through the real Server: listed by the
+// repository index, loaded over HTTP, its config reported, and inference answered.
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "frontend/testing/http_client.h"
+#include "frontend/testing/server_fixture.h"
+
+namespace batchwise {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::ClientResponse;
+using testing::FakeModelServer;
+using testing::HttpClient;
+
+// Same tensors as the fixture's "tiny" (x FP32 [-1,4] -> y FP32 [-1,2]); versions 1 and 2.
+void WriteTritonModel(const std::string& repository) {
+  const fs::path folder = fs::path(repository) / "ttiny";
+  for (const char* v : {"1", "2"}) {
+    fs::create_directories(folder / v);
+    std::ofstream(folder / v / "model.onnx") << "fake engines do not read it";
+  }
+  std::ofstream(folder / "config.pbtxt") << R"(
+name: "ttiny"
+backend: "onnxruntime"
+max_batch_size: 8
+version_policy: { all: {} }
+input [ { name: "x" data_type: TYPE_FP32 dims: [ 4 ] } ]
+output [ { name: "y" data_type: TYPE_FP32 dims: [ 2 ] } ]
+dynamic_batching { preferred_batch_size: [ 2, 4 ] max_queue_delay_microseconds: 300 }
+instance_group [ { count: 1 kind: KIND_CPU } ]
+)";
+}
+
+TEST(TritonRepositoryTest, ATritonFolderBesideAConfigJsonModelLoadsAndServes) {
+  FakeModelServer server;
+  WriteTritonModel(server.repository());
+  HttpClient http(server.port());
+
+  ClientResponse index = http.Post("/v2/repository/index", "{}");
+  ASSERT_EQ(index.status, 200);
+  bool listed = false;
+  for (const auto& e : json::parse(index.body)) listed = listed || e["name"] == "ttiny";
+  EXPECT_TRUE(listed) << index.body;
+
+  ClientResponse load = http.Post("/v2/repository/models/ttiny/load", "{}");
+  ASSERT_EQ(load.status, 200) << load.body;
+  EXPECT_EQ(http.Get("/v2/models/ttiny/ready").status, 200);
+  EXPECT_EQ(http.Get("/v2/models/tiny/ready").status, 200);  // the config.json model beside it
+
+  ClientResponse config = http.Get("/v2/models/ttiny/config");
+  ASSERT_EQ(config.status, 200) << config.body;
+  const json c = json::parse(config.body);
+  EXPECT_EQ(c["platform"], "opencv_dnn");  // the engine that runs, not onnxruntime
+  EXPECT_EQ(c["max_batch_size"], 8);
+  EXPECT_EQ(c["input"][0]["dims"], json::array({4}));
+
+  ClientResponse infer = http.Post(
+      "/v2/models/ttiny/infer",
+      R"({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]}]})");
+  ASSERT_EQ(infer.status, 200) << infer.body;
+  EXPECT_EQ(json::parse(infer.body)["outputs"][0]["shape"], json::array({1, 2}));
+}
+
+TEST(TritonRepositoryTest, AnUnknownFieldFailsTheLoadNamingFileLineAndField) {
+  FakeModelServer server;
+  WriteTritonModel(server.repository());
+  std::ofstream(fs::path(server.repository()) / "ttiny" / "config.pbtxt", std::ios::app)
+      << "sequence_batching { }\n";
+  HttpClient http(server.port());
+  ClientResponse load = http.Post("/v2/repository/models/ttiny/load", "{}");
+  EXPECT_EQ(load.status, 400) << load.body;
+  EXPECT_NE(load.body.find("config.pbtxt: line 10"), std::string::npos) << load.body;
+  EXPECT_NE(load.body.find("sequence_batching"), std::string::npos) << load.body;
+}
+
+}  // namespace
+}  // namespace batchwise

@@ -154,6 +154,22 @@ Result<Route> ParseRoute(std::string_view path) {
   return NotFound("no such route: " + std::string(path));
 }
 
+// Triton's load request body: {"parameters": {"config": "<model config as JSON>"}}; an empty
+// body or one without it loads the folder's config ("" here).
+Result<std::string> LoadConfigParameter(const std::string& body) {
+  if (body.empty()) return std::string();
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return InvalidArgument("load request body is not a JSON object");
+  }
+  if (!j.contains("parameters") || !j["parameters"].contains("config")) return std::string();
+  const json& c = j["parameters"]["config"];
+  if (!c.is_string() || c.get<std::string>().empty()) {
+    return InvalidArgument("parameters.config must be a model config as a JSON string");
+  }
+  return c.get<std::string>();
+}
+
 // "model=<name>" from a query string, or empty.
 std::string QueryModel(const std::string& query) {
   for (std::string_view rest = query; !rest.empty();) {
@@ -389,11 +405,17 @@ void KServeHttp::Repository(const Route& route, const HttpRequest& request,
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return Answer(respond, "repository", std::move(r));
   }
-  const auto action = route.kind == Kind::kLoad ? InferenceService::RepositoryAction::kLoad
-                                                : InferenceService::RepositoryAction::kUnload;
-  service_.PostRepositoryAction(action, route.model, [this, respond](Status s) {
-    Answer(respond, "repository", s.ok() ? Json(json::object()) : Error(s));
-  });
+  const bool load = route.kind == Kind::kLoad;
+  auto config_json = load ? LoadConfigParameter(*request.body) : Result<std::string>("");
+  if (!config_json.ok()) return Answer(respond, "repository", Error(config_json.status()));
+  service_.PostRepositoryAction(
+      load ? InferenceService::RepositoryAction::kLoad
+           : InferenceService::RepositoryAction::kUnload,
+      route.model,
+      [this, respond](Status s) {
+        Answer(respond, "repository", s.ok() ? Json(json::object()) : Error(s));
+      },
+      std::move(config_json).value());
 }
 
 }  // namespace batchwise

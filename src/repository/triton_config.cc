@@ -253,4 +253,15 @@ Result<ModelConfig> ParseTritonConfigJson(const std::string& json_text,
   return c;
 }
 
+Result<ModelConfig> LoadModelConfigFromJson(const std::string& folder,
+                                            const std::string& json_text) {
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) return NotFound("no model folder " + folder);
+  BW_ASSIGN_OR_RETURN(ModelConfig c, ParseTritonConfigJson(json_text, folder));
+  if (c.name != fs::path(folder).filename().string()) {
+    return InvalidArgument("parameters.config: name '" + c.name + "' differs from the model's");
+  }
+  return c;
+}
+
 }  // namespace batchwise

@@ -22,4 +22,10 @@ Result<ModelConfig> ParseTritonConfigText(const std::string& text, const std::st
 // Parses Triton's model config as JSON (the load request's parameters.config).
 Result<ModelConfig> ParseTritonConfigJson(const std::string& json_text, const std::string& folder);
 
+// The config of a repository load that carries Triton's `parameters.config`: the JSON given
+// replaces the folder's config file for that load (the model files still come from `folder`,
+// which must exist: NOT_FOUND otherwise). Its name, if given, must be the folder's.
+Result<ModelConfig> LoadModelConfigFromJson(const std::string& folder,
+                                            const std::string& json_text);
+
 }  // namespace batchwise

@@ -12,6 +12,7 @@
 
 #include "backend/engine.h"
 #include "common/thread_annotations.h"
+#include "repository/triton_config.h"
 
 namespace batchwise {
 
@@ -241,10 +242,12 @@ Status InferenceService::AuthorizeAdmin(const std::string* authorization) const 
 }
 
 void InferenceService::PostRepositoryAction(RepositoryAction action, std::string model,
-                                            std::function<void(Status)> done) {
-  admin_->Post([this, action, model = std::move(model), done = std::move(done)] {
+                                            std::function<void(Status)> done,
+                                            std::string config_json) {
+  admin_->Post([this, action, model = std::move(model), done = std::move(done),
+                config_json = std::move(config_json)] {
     const bool load = action == RepositoryAction::kLoad;
-    Status s = load ? LoadFromRepository(model) : Unload(model);
+    Status s = load ? LoadFromRepository(model, config_json) : Unload(model);
     spdlog::info("repository {} '{}': {}", load ? "load" : "unload", model, s.ToString());
     done(std::move(s));
   });
@@ -267,8 +270,9 @@ Status InferenceService::Unload(const std::string& model) {
   return forgotten && s.code() == StatusCode::kNotFound ? Status::Ok() : s;
 }
 
-Status InferenceService::LoadFromRepository(const std::string& model) {
-  Status s = LoadFolder(model);
+Status InferenceService::LoadFromRepository(const std::string& model,
+                                            const std::string& config_json) {
+  Status s = LoadFolder(model, config_json);
   const bool serving = scheduler_.IsLoaded(model);
   const bool known = serving || InRepository(model);  // a name not in it is a typo, not a failure
   std::lock_guard<std::mutex> l(failed_mu_);
@@ -280,10 +284,11 @@ Status InferenceService::LoadFromRepository(const std::string& model) {
   return s;
 }
 
-Status InferenceService::LoadFolder(const std::string& model) {
+Status InferenceService::LoadFolder(const std::string& model, const std::string& config_json) {
   const std::string folder = (std::filesystem::path(options_.model_repository) / model).string();
   const bool reload = scheduler_.IsLoaded(model);
-  auto config = LoadModelConfig(folder);
+  auto config =
+      config_json.empty() ? LoadModelConfig(folder) : LoadModelConfigFromJson(folder, config_json);
   Status s;
   if (!config.ok()) {
     s = config.status().code() == StatusCode::kNotFound

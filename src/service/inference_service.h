@@ -185,23 +185,26 @@ class InferenceService {
   // loaded (the answer of a failed reload says so: the loaded one keeps serving), with
   // Options::overcommit. Startup and the repository extension both load through it; a failure
   // that leaves the model unloaded is kept (readiness, the repository index) until the model
-  // loads or is unloaded. Blocks for the load.
-  Status LoadFromRepository(const std::string& model);
+  // loads or is unloaded. Blocks for the load. `config_json`: Triton's load parameter "config"
+  // (a model config in Triton's JSON form), which replaces the folder's config file for this
+  // load; empty: the folder's.
+  Status LoadFromRepository(const std::string& model, const std::string& config_json = "");
   // Unloads `model` (draining it) and forgets a failed load of it.
   Status Unload(const std::string& model);
   enum class RepositoryAction { kLoad, kUnload };
   // Runs LoadFromRepository or Unload of `model` on the admin thread (one action at a time, off
   // the protocols' threads, which it never blocks) and calls `done` there with its answer.
-  // The caller has authorized the request and checked the model name.
+  // The caller has authorized the request and checked the model name; `config_json` as in
+  // LoadFromRepository (a load's only).
   void PostRepositoryAction(RepositoryAction action, std::string model,
-                            std::function<void(Status)> done);
+                            std::function<void(Status)> done, std::string config_json = "");
 
   class AdminQueue;
 
  private:
   bool InRepository(const std::string& model) const;
   // LoadFromRepository without the bookkeeping of failures.
-  Status LoadFolder(const std::string& model);
+  Status LoadFolder(const std::string& model, const std::string& config_json);
   // Why `model`'s last load failed, if it did and it is still not loaded.
   std::optional<std::string> FailedLoad(const std::string& model) const;
 

@@ -81,5 +81,41 @@ TEST(TritonRepositoryTest, AnUnknownFieldFailsTheLoadNamingFileLineAndField) {
   EXPECT_NE(load.body.find("sequence_batching"), std::string::npos) << load.body;
 }
 
+// Triton's load with parameters.config: the JSON config given replaces the folder's for that load.
+TEST(TritonRepositoryTest, ALoadWithParametersConfigUsesTheConfigGiven) {
+  FakeModelServer server;
+  WriteTritonModel(server.repository());
+  HttpClient http(server.port());
+  const json config = {
+      {"name", "ttiny"}, {"platform", "pytorch_libtorch"}, {"max_batch_size", 3},
+      {"version_policy", {{"specific", {{"versions", {1}}}}}},
+      {"input", {{{"name", "x"}, {"data_type", "TYPE_FP32"}, {"dims", {4}}}}},
+      {"output", {{{"name", "y"}, {"data_type", "TYPE_FP32"}, {"dims", {2}}}}}};
+  // The folder holds model.onnx only: a TorchScript config finds no model.pt, which says that
+  // the config given, not the folder's, was read.
+  ClientResponse torch = http.Post("/v2/repository/models/ttiny/load",
+                                   json{{"parameters", {{"config", config.dump()}}}}.dump());
+  EXPECT_EQ(torch.status, 400) << torch.body;
+  EXPECT_NE(torch.body.find("version 1 has no model.pt"), std::string::npos) << torch.body;
+
+  json onnx = config;
+  onnx["platform"] = "onnxruntime_onnx";
+  ClientResponse load = http.Post("/v2/repository/models/ttiny/load",
+                                  json{{"parameters", {{"config", onnx.dump()}}}}.dump());
+  ASSERT_EQ(load.status, 200) << load.body;
+  ClientResponse c = http.Get("/v2/models/ttiny/config");
+  ASSERT_EQ(c.status, 200);
+  EXPECT_EQ(json::parse(c.body)["max_batch_size"], 3);  // the folder's config says 8
+
+  json unknown = onnx;
+  unknown["sequence_batching"] = json::object();
+  ClientResponse bad = http.Post("/v2/repository/models/ttiny/load",
+                                 json{{"parameters", {{"config", unknown.dump()}}}}.dump());
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("sequence_batching"), std::string::npos) << bad.body;
+  EXPECT_EQ(http.Post("/v2/repository/models/ttiny/load", R"({"parameters": {"config": 5}})").status,
+            400);
+}
+
 }  // namespace
 }  // namespace batchwise

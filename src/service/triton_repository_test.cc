@@ -5,11 +5,13 @@
 #include <fstream>
 #include <string>
 
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "frontend/testing/http_client.h"
 #include "frontend/testing/server_fixture.h"
+#include "grpc_service.grpc.pb.h"
 
 namespace batchwise {
 namespace {
@@ -18,6 +20,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using testing::ClientResponse;
 using testing::FakeModelServer;
+using testing::FakeServerOptions;
 using testing::HttpClient;
 
 // Same tensors as the fixture's "tiny" (x FP32 [-1,4] -> y FP32 [-1,2]); versions 1 and 2.
@@ -81,16 +84,20 @@ TEST(TritonRepositoryTest, AnUnknownFieldFailsTheLoadNamingFileLineAndField) {
   EXPECT_NE(load.body.find("sequence_batching"), std::string::npos) << load.body;
 }
 
+// A load's parameters.config for "ttiny" (max_batch_size 3 where the folder's says 8).
+json ConfigParameter(const std::string& platform) {
+  return {{"name", "ttiny"}, {"platform", platform}, {"max_batch_size", 3},
+          {"version_policy", {{"specific", {{"versions", {1}}}}}},
+          {"input", {{{"name", "x"}, {"data_type", "TYPE_FP32"}, {"dims", {4}}}}},
+          {"output", {{{"name", "y"}, {"data_type", "TYPE_FP32"}, {"dims", {2}}}}}};
+}
+
 // Triton's load with parameters.config: the JSON config given replaces the folder's for that load.
 TEST(TritonRepositoryTest, ALoadWithParametersConfigUsesTheConfigGiven) {
   FakeModelServer server;
   WriteTritonModel(server.repository());
   HttpClient http(server.port());
-  const json config = {
-      {"name", "ttiny"}, {"platform", "pytorch_libtorch"}, {"max_batch_size", 3},
-      {"version_policy", {{"specific", {{"versions", {1}}}}}},
-      {"input", {{{"name", "x"}, {"data_type", "TYPE_FP32"}, {"dims", {4}}}}},
-      {"output", {{{"name", "y"}, {"data_type", "TYPE_FP32"}, {"dims", {2}}}}}};
+  const json config = ConfigParameter("pytorch_libtorch");
   // The folder holds model.onnx only: a TorchScript config finds no model.pt, which says that
   // the config given, not the folder's, was read.
   ClientResponse torch = http.Post("/v2/repository/models/ttiny/load",
@@ -115,6 +122,51 @@ TEST(TritonRepositoryTest, ALoadWithParametersConfigUsesTheConfigGiven) {
   EXPECT_NE(bad.body.find("sequence_batching"), std::string::npos) << bad.body;
   EXPECT_EQ(http.Post("/v2/repository/models/ttiny/load", R"({"parameters": {"config": 5}})").status,
             400);
+}
+
+// The same over gRPC: RepositoryModelLoadRequest.parameters["config"].string_param goes through
+// the load HTTP's parameters.config goes through.
+TEST(TritonRepositoryTest, AGrpcLoadWithParametersConfigUsesTheConfigGiven) {
+  FakeServerOptions o;
+  o.grpc_port = 0;
+  FakeModelServer server(o);
+  WriteTritonModel(server.repository());
+  auto stub = inference::GRPCInferenceService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(server.grpc_port()), grpc::InsecureChannelCredentials()));
+  auto load = [&](const inference::ModelRepositoryParameter* config) {
+    grpc::ClientContext ctx;
+    inference::RepositoryModelLoadRequest req;
+    req.set_model_name("ttiny");
+    if (config != nullptr) (*req.mutable_parameters())["config"] = *config;
+    inference::RepositoryModelLoadResponse resp;
+    return stub->RepositoryModelLoad(&ctx, req, &resp);
+  };
+  inference::ModelRepositoryParameter p;
+  p.set_string_param(ConfigParameter("pytorch_libtorch").dump());
+  grpc::Status torch = load(&p);
+  EXPECT_EQ(torch.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(torch.error_message().find("version 1 has no model.pt"), std::string::npos)
+      << torch.error_message();
+
+  p.set_string_param(ConfigParameter("onnxruntime_onnx").dump());
+  grpc::Status ok = load(&p);
+  ASSERT_TRUE(ok.ok()) << ok.error_message();
+  grpc::ClientContext ctx;
+  inference::ModelConfigRequest req;
+  req.set_name("ttiny");
+  inference::ModelConfigResponse config;
+  ASSERT_TRUE(stub->ModelConfig(&ctx, req, &config).ok());
+  EXPECT_EQ(config.config().max_batch_size(), 3);  // the folder's config says 8
+  EXPECT_EQ(config.config().platform(), "opencv_dnn");
+
+  ASSERT_TRUE(load(nullptr).ok());  // no parameter: the folder's config again
+  HttpClient http(server.port());
+  EXPECT_EQ(json::parse(http.Get("/v2/models/ttiny/config").body)["max_batch_size"], 8);
+
+  p.set_int64_param(5);
+  grpc::Status wrong = load(&p);
+  EXPECT_EQ(wrong.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(wrong.error_message().find("parameters.config"), std::string::npos);
 }
 
 }  // namespace

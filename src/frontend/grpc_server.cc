@@ -302,7 +302,7 @@ class GrpcHandlers final : public ServiceBase {
  private:
   Status CheckModel(const std::string& model, const std::string& version) const {
     BW_RETURN_IF_ERROR(InferenceService::CheckModelName(model));
-    return InferenceService::CheckModelVersion(model, version);
+    return service_.CheckModelVersion(model, version);
   }
 
   // Load or unload as HTTP's repository routes do: the same authorization, then the admin

@@ -34,6 +34,7 @@ struct KServeHttp::Route {
   std::string view;   // kBatchwise: "placements", "processors", "models"
   std::string method = "GET";
   std::string endpoint;  // metrics label
+  std::string version;   // /v2/models/<m>/versions/<v>/...: <v>; else empty
 };
 
 namespace {
@@ -102,10 +103,10 @@ Result<Route> ModelRoute(const std::vector<std::string_view>& s) {
   Route r;
   BW_ASSIGN_OR_RETURN(r.model, ModelName(s[2]));
   size_t next = 3;
+  std::string version;  // checked against the loaded model's when dispatched
   if (s.size() > 3 && s[3] == "versions") {
     if (s.size() < 5) return NotFound("no route: a version is missing after /versions");
-    // Versions: "1" (Batchwise serves one version per model); non-numeric: 400.
-    BW_RETURN_IF_ERROR(InferenceService::CheckModelVersion(r.model, std::string(s[4])));
+    version = std::string(s[4]);
     next = 5;
   }
   if (s.size() > next + 1) return NotFound("no such route");
@@ -122,6 +123,7 @@ Result<Route> ModelRoute(const std::vector<std::string_view>& s) {
     r = {Kind::kStats, r.model, "", "GET", "stats"};
   else
     return NotFound("no such route: /" + std::string(leaf));
+  r.version = std::move(version);
   return r;
 }
 
@@ -244,6 +246,9 @@ void KServeHttp::Handle(HttpRequest request, Responder respond) {
                   Error(TransportError::kMethodNotAllowed, request.method + " is not allowed on " +
                                                                request.path + " (use " +
                                                                route->method + ")"));
+  }
+  if (Status v = service_.CheckModelVersion(route->model, route->version); !v.ok()) {
+    return Answer(respond, route->endpoint, Error(v));
   }
   bool answered = false;
   HttpResponse r = Dispatch(*route, request, respond, answered);

@@ -126,16 +126,16 @@ Status InferenceService::CheckModelName(const std::string& model) {
   return Status::Ok();
 }
 
-Status InferenceService::CheckModelVersion(const std::string& model, const std::string& version) {
+Status InferenceService::CheckModelVersion(const std::string& model,
+                                           const std::string& version) const {
   if (version.empty()) return Status::Ok();
   bool numeric = version.size() <= 18;
   for (char c : version) numeric = numeric && c >= '0' && c <= '9';
   if (!numeric) return InvalidArgument("model version '" + version + "' is not a number");
-  if (std::stoll(version) != 1) {
-    return NotFound("model '" + model + "' has no version " + version +
-                    " (Batchwise serves version 1)");
-  }
-  return Status::Ok();
+  auto config = scheduler_.LoadedConfig(model);
+  if (!config.ok() || std::stoll(version) == config->version) return Status::Ok();
+  return NotFound("model '" + model + "' has no version " + version + " loaded (it serves version " +
+                  std::to_string(config->version) + "; Batchwise serves one version per model)");
 }
 
 // --- Metadata, configuration, statistics ---
@@ -150,7 +150,7 @@ const std::vector<std::string>& InferenceService::Extensions() {
 
 Result<ModelMetadata> InferenceService::Metadata(const std::string& model) const {
   BW_ASSIGN_OR_RETURN(ModelConfig c, scheduler_.LoadedConfig(model));
-  return ModelMetadata{c.name, {"1"}, PlatformName(c), c.inputs, c.outputs};
+  return ModelMetadata{c.name, {std::to_string(c.version)}, PlatformName(c), c.inputs, c.outputs};
 }
 
 Result<ModelConfig> InferenceService::LoadedModel(const std::string& model) const {
@@ -219,10 +219,11 @@ Result<std::vector<InferenceService::RepositoryEntry>> InferenceService::Reposit
   for (const auto& folder : folders) {
     RepositoryEntry e;
     e.name = std::filesystem::path(folder).filename().string();
-    const bool loaded = scheduler_.IsLoaded(e.name);
-    if (ready_only && !loaded) continue;
-    e.state = loaded ? "READY" : "UNAVAILABLE";
-    if (!loaded) e.reason = ClientMessage(FailedLoad(e.name).value_or("unloaded"));
+    auto loaded = scheduler_.LoadedConfig(e.name);
+    if (ready_only && !loaded.ok()) continue;
+    if (loaded.ok()) e.version = std::to_string(loaded->version);
+    e.state = loaded.ok() ? "READY" : "UNAVAILABLE";
+    if (!loaded.ok()) e.reason = ClientMessage(FailedLoad(e.name).value_or("unloaded"));
     out.push_back(std::move(e));
   }
   return out;

@@ -123,9 +123,11 @@ class InferenceService {
   // INVALID_ARGUMENT unless `model` is usable as a repository folder name (no separators, no "."
   // or "..", no control bytes).
   static Status CheckModelName(const std::string& model);
-  // `version` empty or "1" (Batchwise serves one version); non-numeric INVALID_ARGUMENT, another
-  // number NOT_FOUND.
-  static Status CheckModelVersion(const std::string& model, const std::string& version);
+  // `version` empty or the version the loaded `model` serves (ModelConfig::version: the highest
+  // its version_policy selects among its version folders; 1 for config.json). Non-numeric
+  // INVALID_ARGUMENT; another number NOT_FOUND naming it (Batchwise serves one version per
+  // model). When `model` is not loaded any number passes: the call then answers that.
+  Status CheckModelVersion(const std::string& model, const std::string& version) const;
   // The system shared-memory regions clients registered (both protocols share them).
   SharedMemoryRegistry& shared_memory() { return shared_memory_; }
 
@@ -171,7 +173,7 @@ class InferenceService {
   // One model of the repository index.
   struct RepositoryEntry {
     std::string name;
-    std::string version = "1";
+    std::string version = "1";  // the one it serves when loaded
     std::string state;   // "READY" (loaded) or "UNAVAILABLE"
     std::string reason;  // empty when READY; "unloaded", or why its last load failed
   };

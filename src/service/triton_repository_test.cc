@@ -169,5 +169,100 @@ TEST(TritonRepositoryTest, AGrpcLoadWithParametersConfigUsesTheConfigGiven) {
   EXPECT_NE(wrong.error_message().find("parameters.config"), std::string::npos);
 }
 
+// Version routes answer for the version the repository serves: "ttiny" has folders 1 and 2 and
+// policy all, so version 2 serves (one version per model); 1 and unknown ones are 404 naming it.
+TEST(TritonRepositoryTest, HttpVersionRoutesAnswerForTheServedVersion) {
+  FakeModelServer server;
+  WriteTritonModel(server.repository());
+  HttpClient http(server.port());
+  ASSERT_EQ(http.Post("/v2/repository/models/ttiny/load", "{}").status, 200);
+  const std::string v2 = "/v2/models/ttiny/versions/2";
+  EXPECT_EQ(http.Get(v2 + "/ready").status, 200);
+  EXPECT_EQ(http.Get(v2 + "/config").status, 200);
+  ClientResponse meta = http.Get(v2);
+  ASSERT_EQ(meta.status, 200);
+  EXPECT_EQ(json::parse(meta.body)["versions"], json::array({"2"}));
+  const std::string x =
+      R"({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]}]})";
+  ClientResponse infer = http.Post(v2 + "/infer", x);
+  ASSERT_EQ(infer.status, 200) << infer.body;
+  EXPECT_EQ(json::parse(infer.body)["model_version"], "2");
+  ClientResponse stats = http.Get(v2 + "/stats");
+  ASSERT_EQ(stats.status, 200);
+  EXPECT_EQ(json::parse(stats.body)["model_stats"][0]["version"], "2");
+  ClientResponse index = http.Post("/v2/repository/index", R"({"ready": true})");
+  for (const auto& e : json::parse(index.body)) {
+    EXPECT_EQ(e["version"], e["name"] == "ttiny" ? "2" : "1") << index.body;
+  }
+
+  for (const std::string path : {"/v2/models/ttiny/versions/1/ready",
+                                 "/v2/models/ttiny/versions/1", "/v2/models/ttiny/versions/7/config",
+                                 "/v2/models/ttiny/versions/1/stats"}) {
+    ClientResponse r = http.Get(path);
+    EXPECT_EQ(r.status, 404) << path;
+    EXPECT_NE(r.body.find("no version"), std::string::npos) << r.body;
+  }
+  ClientResponse v1 = http.Post("/v2/models/ttiny/versions/1/infer", x);
+  EXPECT_EQ(v1.status, 404);
+  EXPECT_NE(v1.body.find("version 1"), std::string::npos) << v1.body;
+  EXPECT_NE(v1.body.find("serves version 2"), std::string::npos) << v1.body;
+  // A config.json model serves version 1.
+  EXPECT_EQ(http.Get("/v2/models/tiny/versions/1/ready").status, 200);
+  EXPECT_EQ(http.Get("/v2/models/tiny/versions/2/ready").status, 404);
+}
+
+TEST(TritonRepositoryTest, GrpcVersionFieldsAnswerForTheServedVersion) {
+  FakeServerOptions o;
+  o.grpc_port = 0;
+  FakeModelServer server(o);
+  WriteTritonModel(server.repository());
+  HttpClient http(server.port());
+  ASSERT_EQ(http.Post("/v2/repository/models/ttiny/load", "{}").status, 200);
+  auto stub = inference::GRPCInferenceService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(server.grpc_port()), grpc::InsecureChannelCredentials()));
+  auto ready = [&](const std::string& version) {
+    grpc::ClientContext ctx;
+    inference::ModelReadyRequest req;
+    req.set_name("ttiny");
+    req.set_version(version);
+    inference::ModelReadyResponse resp;
+    return stub->ModelReady(&ctx, req, &resp);
+  };
+  EXPECT_TRUE(ready("2").ok());
+  grpc::Status v1 = ready("1");
+  EXPECT_EQ(v1.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(v1.error_message().find("version 1"), std::string::npos) << v1.error_message();
+
+  auto infer = [&](const std::string& version, inference::ModelInferResponse* resp) {
+    grpc::ClientContext ctx;
+    inference::ModelInferRequest req;
+    req.set_model_name("ttiny");
+    req.set_model_version(version);
+    auto* in = req.add_inputs();
+    in->set_name("x");
+    in->set_datatype("FP32");
+    in->add_shape(1);
+    in->add_shape(4);
+    for (float v : {1.0f, 2.0f, 3.0f, 4.0f}) in->mutable_contents()->add_fp32_contents(v);
+    return stub->ModelInfer(&ctx, req, resp);
+  };
+  inference::ModelInferResponse resp;
+  grpc::Status ok = infer("2", &resp);
+  ASSERT_TRUE(ok.ok()) << ok.error_message();
+  EXPECT_EQ(resp.model_version(), "2");
+  grpc::Status v3 = infer("3", &resp);
+  EXPECT_EQ(v3.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(v3.error_message().find("version 3"), std::string::npos) << v3.error_message();
+
+  grpc::ClientContext ctx;
+  inference::ModelMetadataRequest req;
+  req.set_name("ttiny");
+  req.set_version("2");
+  inference::ModelMetadataResponse meta;
+  ASSERT_TRUE(stub->ModelMetadata(&ctx, req, &meta).ok());
+  ASSERT_EQ(meta.versions_size(), 1);
+  EXPECT_EQ(meta.versions(0), "2");
+}
+
 }  // namespace
 }  // namespace batchwise

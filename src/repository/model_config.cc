@@ -257,6 +257,13 @@ Status ModelConfig::CheckShape(const TensorSpec& spec, const Shape& shape) const
     return InvalidArgument("input '" + spec.name + "' has shape " + ShapeToString(shape) +
                            ", model '" + name + "' expects " + ShapeToString(spec.shape));
   }
+  if (!batch_dimension && shape[0] != 1) {
+    Shape full = spec.shape;
+    full[0] = 1;
+    return InvalidArgument("input '" + spec.name + "' has shape " + ShapeToString(shape) +
+                           ", model '" + name + "' has no batch dimension (max_batch_size 0) " +
+                           "and takes " + ShapeToString(full));
+  }
   if (shape[0] > max_batch_size) {
     return InvalidArgument("input '" + spec.name + "' has batch " + std::to_string(shape[0]) +
                            ", above model '" + name + "' max_batch_size " +

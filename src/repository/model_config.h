@@ -74,6 +74,10 @@ struct ModelConfig {
   std::string kind;  // informational ("image_classification", "pv_forecast")
   std::string folder;
   int max_batch_size = 1;
+  // False for Triton's max_batch_size 0 (no batch dimension): the tensors' full shapes start with
+  // 1, which serves as the batch dimension of a model that runs each request alone
+  // (max_batch_size 1, batch size fixed at 1); reported as max_batch_size 0 with full dims.
+  bool batch_dimension = true;
   std::vector<TensorSpec> inputs;   // shapes with -1 as the batch dimension
   std::vector<TensorSpec> outputs;
   // Engines the model has files for, in order of preference (torchscript, then onnx, unless the

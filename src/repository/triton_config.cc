@@ -74,9 +74,13 @@ Result<DataType> ToDataType(pb::DataType t, const std::string& tensor) {
   return d;
 }
 
+// `batched` (max_batch_size > 0): dims leave the batch dimension out, it is added as -1. Else
+// (max_batch_size 0) dims are the full shape, whose first dim must be 1: Batchwise takes that 1
+// as the batch dimension of a model that runs each request alone, so every other part (engines,
+// batcher) sees the shapes it always does.
 template <typename T>
 Result<std::vector<TensorSpec>> ToSpecs(const google::protobuf::RepeatedPtrField<T>& in,
-                                        const char* what) {
+                                        const char* what, bool batched) {
   if (in.empty()) return InvalidArgument(std::string("at least one ") + what + " is needed");
   std::vector<TensorSpec> out;
   for (const T& t : in) {
@@ -84,8 +88,15 @@ Result<std::vector<TensorSpec>> ToSpecs(const google::protobuf::RepeatedPtrField
     s.name = t.name();
     if (s.name.empty()) return InvalidArgument(std::string(what) + " without a name");
     BW_ASSIGN_OR_RETURN(s.dtype, ToDataType(t.data_type(), s.name));
-    s.shape.push_back(-1);  // the batch dimension Triton leaves out of dims
-    for (int64_t d : t.dims()) {
+    if (!batched && (t.dims().empty() || t.dims(0) != 1)) {
+      return InvalidArgument(std::string(what) + " '" + s.name +
+                             "': with max_batch_size 0 its dims must start with 1 (Batchwise runs "
+                             "a model without a batch dimension one request at a time, the first "
+                             "dim being that one request)");
+    }
+    s.shape.push_back(-1);  // the batch dimension Triton leaves out of dims, or the leading 1
+    for (int i = batched ? 0 : 1; i < t.dims_size(); ++i) {
+      const int64_t d = t.dims(i);
       if (d < 1) {
         return InvalidArgument(std::string(what) + " '" + s.name +
                                "' has a dim below 1 (variable dims are not served)");
@@ -148,6 +159,10 @@ Result<std::vector<int64_t>> SelectVersions(const pb::ModelVersionPolicy& p,
 // dynamic_batching becomes the "batching" section; without it Triton runs each request alone,
 // so Batchwise does too (policy fixed, batch size 1).
 Result<std::string> BatchingSection(const pb::ModelConfig& m) {
+  if (m.max_batch_size() == 0 && m.has_dynamic_batching()) {
+    return InvalidArgument("dynamic_batching needs max_batch_size >= 1 (0: no batch dimension, "
+                           "each request runs alone)");
+  }
   if (!m.has_dynamic_batching()) {
     return nlohmann::json{{"policy", "fixed"}, {"batch_size", 1}}.dump();
   }
@@ -199,14 +214,15 @@ Result<ModelConfig> ToModelConfig(const pb::ModelConfig& m, const std::string& f
   c.folder = folder;
   c.name = m.name().empty() ? fs::path(folder).filename().string() : m.name();
   c.kind = "triton";
-  if (m.max_batch_size() < 1) {
+  if (m.max_batch_size() < 0) {
     return InvalidArgument("max_batch_size " + std::to_string(m.max_batch_size()) +
-                           ": models without a batch dimension (0) are not served yet; "
-                           "max_batch_size must be >= 1");
+                           " is below 0");
   }
-  c.max_batch_size = m.max_batch_size();
-  BW_ASSIGN_OR_RETURN(c.inputs, ToSpecs(m.input(), "input"));
-  BW_ASSIGN_OR_RETURN(c.outputs, ToSpecs(m.output(), "output"));
+  // 0: no batch dimension; each request runs alone, as a batch of 1.
+  c.batch_dimension = m.max_batch_size() > 0;
+  c.max_batch_size = std::max(m.max_batch_size(), 1);
+  BW_ASSIGN_OR_RETURN(c.inputs, ToSpecs(m.input(), "input", c.batch_dimension));
+  BW_ASSIGN_OR_RETURN(c.outputs, ToSpecs(m.output(), "output", c.batch_dimension));
   BW_ASSIGN_OR_RETURN(EngineChoice engine, ChooseEngine(m));
   BW_ASSIGN_OR_RETURN(std::vector<int64_t> selected,
                       SelectVersions(m.version_policy(), VersionFolders(folder)));

@@ -146,10 +146,38 @@ TEST_F(TritonConfigTest, PlatformsAndBackendsMapToEngines) {
   ExpectError("backend: \"pytorch\"", "disagree");
 }
 
-TEST_F(TritonConfigTest, MaxBatchSizeZeroIsRefusedWithTheReason) {
-  std::string base = kConfig;
-  base.replace(base.find("max_batch_size: 16"), 18, "max_batch_size: 0");
-  ExpectError("", "without a batch dimension", base);
+// max_batch_size 0: dims are full shapes starting with 1, that 1 the batch of a model that runs
+// each request alone; other leading dims and dynamic_batching are refused with the reason.
+TEST_F(TritonConfigTest, MaxBatchSizeZeroTakesFullShapesAndRunsEachRequestAlone) {
+  constexpr const char* kNoBatch = R"(
+name: "tmlp"
+platform: "onnxruntime_onnx"
+max_batch_size: 0
+input [ { name: "features" data_type: TYPE_FP32 dims: [ 1, 48 ] } ]
+output [ { name: "forecast" data_type: TYPE_FP32 dims: [ 1, 24 ] } ]
+)";
+  auto c = Parse("", kNoBatch);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->batch_dimension);
+  EXPECT_EQ(c->max_batch_size, 1);
+  EXPECT_EQ(c->inputs[0].shape, (Shape{-1, 48}));
+  EXPECT_EQ(c->outputs[0].shape, (Shape{-1, 24}));
+  const auto b = nlohmann::json::parse(c->batching_json);
+  EXPECT_EQ(b["policy"], "fixed");
+  EXPECT_EQ(b["batch_size"], 1);
+  EXPECT_TRUE(c->CheckShape(c->inputs[0], {1, 48}).ok());
+  Status two = c->CheckShape(c->inputs[0], {2, 48});
+  EXPECT_NE(two.message().find("no batch dimension (max_batch_size 0) and takes [1,48]"),
+            std::string::npos)
+      << two;
+
+  std::string rank1 = kNoBatch;
+  rank1.replace(rank1.find("dims: [ 1, 48 ]"), 15, "dims: [ 48 ]");
+  ExpectError("", "with max_batch_size 0 its dims must start with 1", rank1);
+  ExpectError("dynamic_batching { }", "dynamic_batching needs max_batch_size >= 1", kNoBatch);
+  std::string negative = kConfig;
+  negative.replace(negative.find("max_batch_size: 16"), 18, "max_batch_size: -1");
+  ExpectError("", "below 0", negative);
 }
 
 TEST_F(TritonConfigTest, WithoutDynamicBatchingEachRequestRunsAlone) {

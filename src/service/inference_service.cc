@@ -59,11 +59,23 @@ class InferenceService::AdminQueue {
 
 namespace {
 
-std::vector<TritonTensorConfig> TritonTensors(const std::vector<TensorSpec>& specs) {
+// A model without a batch dimension (ModelConfig::batch_dimension false) takes its tensors with
+// their full shapes: the leading dimension Batchwise batches on is 1.
+std::vector<TensorSpec> FullShapes(std::vector<TensorSpec> specs, bool batch_dimension) {
+  if (batch_dimension) return specs;
+  for (auto& t : specs) {
+    if (!t.shape.empty()) t.shape[0] = 1;
+  }
+  return specs;
+}
+
+// Triton's dims: without the batch dimension, or the full shape when there is none.
+std::vector<TritonTensorConfig> TritonTensors(const std::vector<TensorSpec>& specs,
+                                              bool batch_dimension) {
   std::vector<TritonTensorConfig> out;
-  for (const auto& t : specs) {
-    Shape dims(t.shape.begin() + (t.shape.empty() ? 0 : 1), t.shape.end());  // without batch
-    out.push_back({t.name, t.dtype, std::move(dims)});
+  for (const auto& t : FullShapes(specs, batch_dimension)) {
+    const size_t skip = batch_dimension && !t.shape.empty() ? 1 : 0;
+    out.push_back({t.name, t.dtype, Shape(t.shape.begin() + skip, t.shape.end())});
   }
   return out;
 }
@@ -150,7 +162,9 @@ const std::vector<std::string>& InferenceService::Extensions() {
 
 Result<ModelMetadata> InferenceService::Metadata(const std::string& model) const {
   BW_ASSIGN_OR_RETURN(ModelConfig c, scheduler_.LoadedConfig(model));
-  return ModelMetadata{c.name, {std::to_string(c.version)}, PlatformName(c), c.inputs, c.outputs};
+  return ModelMetadata{c.name, {std::to_string(c.version)}, PlatformName(c),
+                       FullShapes(c.inputs, c.batch_dimension),
+                       FullShapes(c.outputs, c.batch_dimension)};
 }
 
 Result<ModelConfig> InferenceService::LoadedModel(const std::string& model) const {
@@ -172,9 +186,9 @@ Result<TritonModelConfig> InferenceService::TritonConfig(const std::string& mode
   t.backend = c.engines.empty()                                 ? "batchwise"
               : c.engines[0].engine == EngineKind::kTorchScript ? "pytorch"
                                                                 : "opencv";
-  t.max_batch_size = c.max_batch_size;
-  t.inputs = TritonTensors(c.inputs);
-  t.outputs = TritonTensors(c.outputs);
+  t.max_batch_size = c.batch_dimension ? c.max_batch_size : 0;  // 0: no batch dimension
+  t.inputs = TritonTensors(c.inputs, c.batch_dimension);
+  t.outputs = TritonTensors(c.outputs, c.batch_dimension);
   for (const auto& i : scheduler_.Instances(model)) {
     t.instance_groups.push_back({i.processor, i.simulated ? "KIND_MODEL" : "KIND_CPU", 1});
   }

@@ -35,7 +35,8 @@
 
 namespace batchwise {
 
-// A model's metadata (KServe v2 model metadata): its tensors with the batch dimension as -1.
+// A model's metadata (KServe v2 model metadata): its tensors with the batch dimension as -1, or
+// their full shapes for a model without one (Triton's max_batch_size 0).
 struct ModelMetadata {
   std::string name;
   std::vector<std::string> versions;
@@ -48,7 +49,7 @@ struct ModelMetadata {
 struct TritonTensorConfig {
   std::string name;
   DataType dtype = DataType::kFp32;
-  Shape dims;  // without the batch dimension
+  Shape dims;  // without the batch dimension; the full shape when max_batch_size is 0
 };
 
 // One instance group of Triton's model configuration: Batchwise reports one per instance.
@@ -67,7 +68,7 @@ struct TritonModelConfig {
   std::string platform;  // "pytorch_libtorch", "opencv_dnn" (the ONNX engine) or "batchwise"
   std::string backend;   // "pytorch", "opencv" or "batchwise"
   uint32_t latest_versions = 1;
-  int max_batch_size = 0;
+  int max_batch_size = 0;  // 0: the model has no batch dimension
   std::vector<TritonTensorConfig> inputs;
   std::vector<TritonTensorConfig> outputs;
   std::vector<TritonInstanceGroup> instance_groups;

@@ -84,6 +84,73 @@ TEST(TritonRepositoryTest, AnUnknownFieldFailsTheLoadNamingFileLineAndField) {
   EXPECT_NE(load.body.find("sequence_batching"), std::string::npos) << load.body;
 }
 
+// "tflat": Triton's max_batch_size 0, tensors x [1,4] -> y [1,2] with their full shapes.
+void WriteUnbatchedModel(const std::string& repository) {
+  const fs::path folder = fs::path(repository) / "tflat";
+  fs::create_directories(folder / "1");
+  std::ofstream(folder / "1" / "model.onnx") << "fake engines do not read it";
+  std::ofstream(folder / "config.pbtxt") << R"(
+platform: "onnxruntime_onnx"
+max_batch_size: 0
+input [ { name: "x" data_type: TYPE_FP32 dims: [ 1, 4 ] } ]
+output [ { name: "y" data_type: TYPE_FP32 dims: [ 1, 2 ] } ]
+)";
+}
+
+// max_batch_size 0 served: the config says 0 with full dims on both protocols, a request of the
+// full shape runs alone (fixed batch 1), one of another leading dim is refused naming the shape.
+TEST(TritonRepositoryTest, AModelWithoutBatchDimensionTakesFullShapesOneRequestAtATime) {
+  FakeServerOptions o;
+  o.grpc_port = 0;
+  FakeModelServer server(o);
+  WriteUnbatchedModel(server.repository());
+  HttpClient http(server.port());
+  ASSERT_EQ(http.Post("/v2/repository/models/tflat/load", "{}").status, 200);
+
+  const json c = json::parse(http.Get("/v2/models/tflat/config").body);
+  EXPECT_EQ(c["max_batch_size"], 0);
+  EXPECT_EQ(c["input"][0]["dims"], json::array({1, 4}));
+  EXPECT_EQ(c["output"][0]["dims"], json::array({1, 2}));
+  const json meta = json::parse(http.Get("/v2/models/tflat").body);
+  EXPECT_EQ(meta["inputs"][0]["shape"], json::array({1, 4}));
+  auto stub = inference::GRPCInferenceService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(server.grpc_port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  inference::ModelConfigRequest req;
+  req.set_name("tflat");
+  inference::ModelConfigResponse grpc_config;
+  ASSERT_TRUE(stub->ModelConfig(&ctx, req, &grpc_config).ok());
+  EXPECT_EQ(grpc_config.config().max_batch_size(), 0);
+  ASSERT_EQ(grpc_config.config().input(0).dims_size(), 2);
+  EXPECT_EQ(grpc_config.config().input(0).dims(0), 1);
+  EXPECT_EQ(grpc_config.config().input(0).dims(1), 4);
+
+  for (int i = 0; i < 3; ++i) {
+    ClientResponse infer = http.Post(
+        "/v2/models/tflat/infer",
+        R"({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]}]})");
+    ASSERT_EQ(infer.status, 200) << infer.body;
+    EXPECT_EQ(json::parse(infer.body)["outputs"][0]["shape"], json::array({1, 2}));
+  }
+  ClientResponse two = http.Post(
+      "/v2/models/tflat/infer",
+      R"({"inputs": [{"name": "x", "datatype": "FP32", "shape": [2, 4], "data": [1,2,3,4,5,6,7,8]}]})");
+  EXPECT_EQ(two.status, 400);
+  EXPECT_NE(two.body.find("no batch dimension (max_batch_size 0) and takes [1,4]"),
+            std::string::npos)
+      << two.body;
+  for (const auto& m : json::parse(http.Get("/v2/batchwise/models").body)["models"]) {
+    if (m["name"] != "tflat") continue;
+    for (const auto& b : m["batching"]) {
+      EXPECT_EQ(b["policy"], "fixed") << m;
+      EXPECT_EQ(b["batch_size"], 1) << m;
+    }
+  }
+  const json stats = json::parse(http.Get("/v2/models/tflat/stats").body)["model_stats"][0];
+  EXPECT_EQ(stats["execution_count"], 3);  // each request alone
+  for (const auto& b : stats["batch_stats"]) EXPECT_EQ(b["batch_size"], 1) << stats;
+}
+
 // A load's parameters.config for "ttiny" (max_batch_size 3 where the folder's says 8).
 json ConfigParameter(const std::string& platform) {
   return {{"name", "ttiny"}, {"platform", platform}, {"max_batch_size", 3},

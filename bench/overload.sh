@@ -5,7 +5,8 @@
 # shared with the load generator) and sharing the inference core (the whole server in
 # `taskset -c 0`). What to read: how fast the refusals (UNAVAILABLE / 503) are answered, and the
 # admitted requests' p99 against the latency target. Each variant runs ROUNDS times (rotated
-# order); the table gives medians.
+# order); the table gives medians. Variant "httpx.own": HTTP clients that send
+# "Expect: 100-continue" (bench --expect-continue), refused before their upload.
 #
 # Usage: bench/overload.sh [out-dir]   (needs build/ and models/; 2 cores or more)
 # Environment: CLIENTS, RUN_S, WARMUP_S, TARGET_MS (the model's latency target), MODEL, BUILD,
@@ -25,10 +26,14 @@ grpc_port=18971
 last=$(( $(nproc) - 1 ))
 mkdir -p "$out"
 
-run() {  # run <protocol> <frontend: own|shared> <round>
-  local protocol=$1 frontend=$2 round=$3 cores="0-$last"
+run() {  # run <protocol: http|httpx|grpc> <frontend: own|shared> <round>
+  local protocol=$1 frontend=$2 round=$3 cores="0-$last" extra=()
   [[ $frontend == shared ]] && cores=0
   local name="$protocol.$frontend.r$round"
+  if [[ $protocol == httpx ]]; then  # HTTP with Expect: 100-continue
+    protocol=http
+    extra=(--expect-continue)
+  fi
   taskset -c "$cores" "$bw" serve --model-repository models --models "$model" --processors cpu:0 \
     --http-port "$port" --grpc-port "$grpc_port" --metrics-port -1 --rebalance-period-ms 0 \
     --latency-target-us "$(( TARGET_MS * 1000 ))" >"$out/serve-$name.log" 2>&1 &
@@ -39,7 +44,7 @@ run() {  # run <protocol> <frontend: own|shared> <round>
   done
   taskset -c "$last" "$bw" bench --url "http://127.0.0.1:$port" \
     --protocol "$protocol" --grpc-url "127.0.0.1:$grpc_port" --grpc-channels "$GRPC_CHANNELS" -m "$model" -c "$CLIENTS" \
-    --duration-s "$(( RUN_S + WARMUP_S ))" --warmup-s "$WARMUP_S" --slo-ms "$TARGET_MS" \
+    --duration-s "$(( RUN_S + WARMUP_S ))" --warmup-s "$WARMUP_S" --slo-ms "$TARGET_MS" "${extra[@]}" \
     --json "$out/$name.json" | tee "$out/$name.txt"
   curl -s "localhost:$port/v2/batchwise/models" >"$out/$name.models.json"
   kill -TERM "$server"
@@ -62,7 +67,7 @@ print("| protocol | frontend | admitted/s | admitted p50 ms | p99 ms | p99 / tar
       "| refusal p50 ms | p99 ms |")
 print("|---|---|---|---|---|---|---|---|---|")
 for frontend in ("own", "shared"):
-    for p in ("http", "grpc"):
+    for p in ("http", "httpx", "grpc"):
         rows = []
         for r in range(1, rounds + 1):
             if not os.path.exists(f"{out}/{p}.{frontend}.r{r}.json"):

@@ -8,7 +8,7 @@ PACKAGES=(
   libopencv-dev libtorch-dev libhwloc-dev
   libcli11-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3-torch python3-torchvision python3-onnx
+  python3-torch python3-torchvision python3-onnx python3-pil
   gnuplot-nox
   libboost1.74-dev prometheus-cpp-dev libcurl4-openssl-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc

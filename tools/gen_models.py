@@ -3,7 +3,9 @@
 
 Weights are seeded random (no pretrained weights can be downloaded here). For every model the
 folder gets model.onnx (loadable by OpenCV 4.6 DNN), model.pt (TorchScript, traced in eval mode),
-reference input/output tensors computed by PyTorch, and config.json. The format is documented in
+reference input/output tensors computed by PyTorch, and config.json. The detectors get only
+model.pt: torchvision's detection models, scripted (not traced: NMS and top-k have data-dependent
+shapes) behind a fixed-capacity serving wrapper (docs/detection.md). The format is documented in
 docs/model-repository.md.
 
 Generation is cached: a model whose stamp file matches this generator's version, seed and
@@ -17,6 +19,8 @@ import json
 import os
 import sys
 import time
+import warnings
+from typing import Tuple
 
 import onnx
 import torch
@@ -69,6 +73,124 @@ def image_spec(name):
     }
 
 
+# Detectors (docs/detection.md): a fixed capacity of K detections per image, padded with zeros.
+DETECTION_CAPACITY = 100
+DETECTION_SIZE = 320
+DETECTION_REFERENCE_BATCH = 4
+
+
+class DetectionServing(torch.nn.Module):
+    """Serving wrapper: images FP32 [N,3,S,S] with values in [0,1] -> per-image detections.
+
+    Returns boxes FP32 [N,K,4] (x1,y1,x2,y2 in the input's pixels), scores FP32 [N,K], labels
+    INT32 [N,K] and num_detections INT32 [N]; rows from num_detections on are zeros. The detector's
+    own transform normalises and (for an S x S input) keeps the size.
+    """
+
+    def __init__(self, detector, capacity: int):
+        super().__init__()
+        self.detector = detector
+        self.capacity = capacity
+
+    def forward(self, images: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                                     torch.Tensor]:
+        n, k = images.shape[0], self.capacity
+        boxes = torch.zeros([n, k, 4], dtype=images.dtype, device=images.device)
+        scores = torch.zeros([n, k], dtype=images.dtype, device=images.device)
+        labels = torch.zeros([n, k], dtype=torch.int32, device=images.device)
+        count = torch.zeros([n], dtype=torch.int32, device=images.device)
+        if torch.jit.is_scripting():  # a scripted detector returns (losses, detections)
+            _, detections = self.detector(images.unbind(0))
+        else:
+            detections = self.detector(images.unbind(0))
+        for i, d in enumerate(detections):
+            c = min(int(d["scores"].shape[0]), k)
+            boxes[i, :c] = d["boxes"][:c]
+            scores[i, :c] = d["scores"][:c]
+            labels[i, :c] = d["labels"][:c].to(torch.int32)
+            count[i] = c
+        return boxes, scores, labels, count
+
+
+def calibrate_detector(detector, generator):
+    """calibrate_batchnorm for a detector: training mode needs targets, so the BatchNorm layers see
+    the backbone (and SSD's head) called directly on transformed random images."""
+    bns = [m for m in detector.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    detector.train()
+    with torch.no_grad():
+        for _ in range(2):
+            images = torch.rand([4, 3, DETECTION_SIZE, DETECTION_SIZE], generator=generator)
+            batch, _ = detector.transform(list(images))
+            features = detector.backbone(batch.tensors)
+            if hasattr(detector, "head"):
+                detector.head(list(features.values()))
+    detector.eval()
+
+
+def build_ssdlite():
+    # score_thresh 0.3 with the class logits scaled x3: random weights otherwise give every class
+    # the same score (1/91), so which of 300 near-ties survives would depend on rounding. With it,
+    # the reference images get tens of well-separated detections (docs/detection.md).
+    detector = torchvision.models.detection.ssdlite320_mobilenet_v3_large(
+        weights=None, weights_backbone=None, score_thresh=0.3,
+        detections_per_img=DETECTION_CAPACITY)
+    calibrate_detector(detector, torch.Generator().manual_seed(SEED + 1))
+    with torch.no_grad():
+        for block in detector.head.classification_head.module_list:
+            block[-1].weight.mul_(3)
+    return DetectionServing(detector, DETECTION_CAPACITY)
+
+
+def build_fasterrcnn():
+    # The same separation for Faster R-CNN's box classifier: x20 puts tens of detections above 0.3
+    # on the reference images (15 to 40), in distinct scores.
+    detector = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(
+        weights=None, weights_backbone=None, box_score_thresh=0.3,
+        box_detections_per_img=DETECTION_CAPACITY)
+    calibrate_detector(detector, torch.Generator().manual_seed(SEED + 1))
+    with torch.no_grad():
+        detector.roi_heads.box_predictor.cls_score.weight.mul_(20)
+    return DetectionServing(detector, DETECTION_CAPACITY)
+
+
+# The wrapper unpacks that tuple (DetectionServing.forward); nothing to warn about.
+warnings.filterwarnings("ignore", message="(SSD|RCNN) always returns a")
+
+
+# The detectors' "inference script" (docs/detection.md): JPEG/PNG or UINT8 images letterboxed to
+# the input (the wrapper's detector normalises itself, so only scale to [0, 1]); detections keep
+# the model's own threshold (0 here) and capacity, boxes in the client's image, COCO names.
+DETECTION_PROCESSING = {
+    "preprocess": {"type": "image", "input": "images", "accept": ["UINT8", "BYTES"],
+                   "resize": "letterbox", "pad_value": 114, "interpolation": "bilinear",
+                   "channel_order": "RGB", "scale": 1 / 255},
+    "postprocess": {"type": "detection", "score_threshold": 0, "max_detections": DETECTION_CAPACITY,
+                    "class_names": "classes.txt"},
+}
+
+
+def detection_spec(name, build, reference_batch=DETECTION_REFERENCE_BATCH):
+    return {
+        "name": name, "kind": "object_detection", "build": build, "script": True,
+        "engines": ["torchscript"], "reference_batch": reference_batch,
+        "max_batch_size": 16,
+        # libtorch 1.13's oneDNN conversion (part of optimize_for_inference) miscomputes
+        # MobileNetV3 inside these graphs (boxes off by 260 px); freezing alone is exact.
+        "engine_options": {"torchscript": {"optimize_for_inference": False}},
+        "processing": DETECTION_PROCESSING,
+        "class_names": torchvision.models.detection.SSDLite320_MobileNet_V3_Large_Weights.COCO_V1
+        .meta["categories"],
+        "input": ("images", [3, DETECTION_SIZE, DETECTION_SIZE]),
+        "outputs": [("boxes", [DETECTION_CAPACITY, 4], "FP32"),
+                    ("scores", [DETECTION_CAPACITY], "FP32"),
+                    ("labels", [DETECTION_CAPACITY], "INT32"),
+                    ("num_detections", [], "INT32")],
+    }
+
+
 MODELS = {
     "resnet50": image_spec("resnet50"),
     "resnet18": image_spec("resnet18"),
@@ -80,17 +202,39 @@ MODELS = {
         # (docs/engines.md: 0.09 against 0.63 ms per batch, one thread).
         "engine_preference": ["onnx", "torchscript"],
     },
+    "ssdlite320": detection_spec("ssdlite320", build_ssdlite),
+    # Two reference images: on this CPU Faster R-CNN takes ~2.5 s an image (eager, reference BLAS).
+    "fasterrcnn320": detection_spec("fasterrcnn320", build_fasterrcnn, reference_batch=2),
 }
+
+
+def reference_batch(spec):
+    return spec.get("reference_batch", REFERENCE_BATCH)
+
+
+def outputs_of(spec):
+    """(name, dims without the batch dim, datatype) of each output."""
+    if "outputs" in spec:
+        return spec["outputs"]
+    return [(spec["output"][0], spec["output"][1], "FP32")]
 
 
 def stamp_for(spec):
     return {"generator_version": GENERATOR_VERSION, "seed": SEED, "opset": ONNX_OPSET,
-            "reference_batch": REFERENCE_BATCH, "torch": torch.__version__,
+            "reference_batch": reference_batch(spec), "torch": torch.__version__,
             "torchvision": torchvision.__version__, "model": spec["name"]}
 
 
-MODEL_FILES = ["config.json", "model.onnx", "model.pt", "reference.json",
-               "reference_input.bin", "reference_output.bin"]
+ENGINE_FILES = {"onnx": "model.onnx", "torchscript": "model.pt"}
+
+
+def model_files(spec):
+    engines = spec.get("engines", ["onnx", "torchscript"])
+    outputs = [f"reference_output_{name}.bin" for name, _, _ in outputs_of(spec)] \
+        if "outputs" in spec else ["reference_output.bin"]
+    names = ["classes.txt"] if "class_names" in spec else []
+    return ["config.json", "reference.json", "reference_input.bin"] + outputs + names + \
+        [ENGINE_FILES[e] for e in engines]
 
 
 def is_cached(folder, spec):
@@ -100,7 +244,7 @@ def is_cached(folder, spec):
                 return False
     except (OSError, ValueError):
         return False
-    return all(os.path.isfile(os.path.join(folder, f)) for f in MODEL_FILES)
+    return all(os.path.isfile(os.path.join(folder, f)) for f in model_files(spec))
 
 
 def calibrate_batchnorm(model, input_shape, generator):
@@ -125,14 +269,19 @@ def calibrate_batchnorm(model, input_shape, generator):
 def build_model(spec):
     torch.manual_seed(SEED)
     model = spec["build"]()
-    generator = torch.Generator().manual_seed(SEED + 1)
-    calibrate_batchnorm(model, spec["input"][1], generator)
+    if not spec.get("script"):  # detectors calibrate themselves (calibrate_detector)
+        generator = torch.Generator().manual_seed(SEED + 1)
+        calibrate_batchnorm(model, spec["input"][1], generator)
     return model.eval()
 
 
 def reference_input(spec):
     generator = torch.Generator().manual_seed(SEED + 2)
-    return torch.randn([REFERENCE_BATCH] + spec["input"][1], generator=generator)
+    shape = [reference_batch(spec)] + spec["input"][1]
+    if spec.get("script"):
+        # Images in [0, 1] on the 8-bit grid (k / 255), so a test can send them as PNG files.
+        return torch.randint(0, 256, shape, generator=generator).float() / 255
+    return torch.randn(shape, generator=generator)
 
 
 def strip_identity(graph):
@@ -168,10 +317,14 @@ def export_torchscript(model, example, path):
     traced.save(path)
 
 
-def write_tensor(folder, stem, name, tensor):
-    data = tensor.detach().contiguous().numpy().astype("<f4")
+NUMPY_TYPES = {"FP32": "<f4", "INT32": "<i4", "INT64": "<i8"}
+
+
+def write_tensor(folder, stem, name, tensor, datatype="FP32"):
+    data = tensor.detach().contiguous().numpy().astype(NUMPY_TYPES[datatype])
     data.tofile(os.path.join(folder, stem + ".bin"))
-    return {"name": name, "datatype": "FP32", "shape": list(tensor.shape), "file": stem + ".bin"}
+    return {"name": name, "datatype": datatype, "shape": list(tensor.shape),
+            "file": stem + ".bin"}
 
 
 def write_json(path, obj):
@@ -182,14 +335,15 @@ def write_json(path, obj):
 
 def write_config(folder, spec):
     in_name, in_dims = spec["input"]
-    out_name, out_dims = spec["output"]
     config = {
         "name": spec["name"],
         "kind": spec["kind"],
-        "max_batch_size": MAX_BATCH_SIZE,
+        "max_batch_size": spec.get("max_batch_size", MAX_BATCH_SIZE),
         "inputs": [{"name": in_name, "datatype": "FP32", "shape": [-1] + in_dims}],
-        "outputs": [{"name": out_name, "datatype": "FP32", "shape": [-1] + out_dims}],
-        "engines": {"onnx": {"file": "model.onnx"}, "torchscript": {"file": "model.pt"}},
+        "outputs": [{"name": name, "datatype": datatype, "shape": [-1] + dims}
+                    for name, dims, datatype in outputs_of(spec)],
+        "engines": {e: {"file": ENGINE_FILES[e], **spec.get("engine_options", {}).get(e, {})}
+                    for e in spec.get("engines", ["onnx", "torchscript"])},
         "reference": "reference.json",
         "generator": {"tool": "tools/gen_models.py", "version": GENERATOR_VERSION,
                       "seed": SEED, "weights": "seeded random"},
@@ -209,13 +363,24 @@ def generate(folder, spec):
     x = reference_input(spec)
     with torch.no_grad():
         y = model(x)
-    export_onnx(model, x, spec, os.path.join(folder, "model.onnx"))
-    export_torchscript(model, x, os.path.join(folder, "model.pt"))
+    if spec.get("script"):
+        # Eager PyTorch computes the reference; the engine tests check the scripted file against it.
+        scripted = torch.jit.script(model)
+        scripted.save(os.path.join(folder, "model.pt"))
+        outputs = [write_tensor(folder, "reference_output_" + name, name, t, datatype)
+                   for (name, _, datatype), t in zip(outputs_of(spec), y)]
+    else:
+        export_onnx(model, x, spec, os.path.join(folder, "model.onnx"))
+        export_torchscript(model, x, os.path.join(folder, "model.pt"))
+        outputs = [write_tensor(folder, "reference_output", spec["output"][0], y)]
     write_json(os.path.join(folder, "reference.json"), {
         "inputs": [write_tensor(folder, "reference_input", spec["input"][0], x)],
-        "outputs": [write_tensor(folder, "reference_output", spec["output"][0], y)],
+        "outputs": outputs,
         "computed_by": "torch " + torch.__version__ + " (eval, float32, CPU)",
     })
+    if "class_names" in spec:
+        with open(os.path.join(folder, "classes.txt"), "w") as f:
+            f.write("\n".join(spec["class_names"]) + "\n")
     write_config(folder, spec)
     write_json(stamp_path, stamp_for(spec))
 

@@ -156,9 +156,13 @@ Status Server::Start(const ServerOptions& o, Clock& clock, EngineFactory factory
   KServeHttp* routes = kserve_http_.get();
   HttpServer::Options http = o.http;
   http.clock = &clock;
-  BW_ASSIGN_OR_RETURN(http_, HttpServer::Create(http, [routes](HttpRequest r, Responder done) {
-                        routes->Handle(std::move(r), std::move(done));
-                      }));
+  BW_ASSIGN_OR_RETURN(
+      http_, HttpServer::Create(
+                 http,
+                 [routes](HttpRequest r, Responder done) {
+                   routes->Handle(std::move(r), std::move(done));
+                 },
+                 [routes](const HttpRequest& head) { return routes->BeforeBody(head); }));
   http_->Start();
   spdlog::info("KServe v2 HTTP on {}:{}; metrics on port {}", o.http.host, http_->port(),
                metrics_->port());

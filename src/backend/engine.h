@@ -62,6 +62,10 @@ struct EngineOptions {
   int simulated_instances = 1;
   // kSimulated: footprint to report when the table has no memory figure for that row.
   size_t simulated_memory_bytes = 0;
+  // kTorchScript: true runs libtorch's optimize_for_inference (freeze, fold, convert convolutions
+  // to oneDNN); false only freezes and runs the frozen-graph folds, for models the oneDNN
+  // conversion miscomputes (libtorch 1.13 on SSDlite's MobileNetV3; docs/detection.md).
+  bool optimize_for_inference = true;
 };
 
 class Engine {

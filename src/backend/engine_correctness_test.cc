@@ -74,5 +74,12 @@ INSTANTIATE_TEST_SUITE_P(
                        ::testing::Values(EngineKind::kOnnx, EngineKind::kTorchScript)),
     ParamName);
 
+// Detectors are scripted TorchScript only (docs/detection.md); their INT32 labels and counts must
+// be equal, boxes and scores within the tolerance above.
+INSTANTIATE_TEST_SUITE_P(Detectors, EngineCorrectnessTest,
+                         ::testing::Combine(::testing::Values("ssdlite320", "fasterrcnn320"),
+                                            ::testing::Values(EngineKind::kTorchScript)),
+                         ParamName);
+
 }  // namespace
 }  // namespace batchwise

@@ -106,6 +106,29 @@ INSTANTIATE_TEST_SUITE_P(RealEngines, EngineErrorsTest,
                          ::testing::Values(EngineKind::kOnnx, EngineKind::kTorchScript),
                          [](const auto& info) { return std::string(EngineKindName(info.param)); });
 
+// A detector config whose capacity, output datatype or output count differs from the model is
+// refused at load, naming the output and both shapes or types.
+TEST(DetectorConfigTest, AMismatchedDetectorConfigIsRefusedNamingTheOutput) {
+  auto m = LoadReferenceModel("ssdlite320");
+  if (!m.ok()) GTEST_SKIP() << testing::NoModelsMessage(m.status());
+  auto expect_refused = [&](const EngineOptions& o, const std::string& says) {
+    auto e = CreateEngine(EngineKind::kTorchScript, o);
+    ASSERT_FALSE(e.ok());
+    EXPECT_EQ(e.status().code(), StatusCode::kInvalidArgument) << e.status();
+    EXPECT_NE(e.status().message().find(says), std::string::npos) << e.status();
+    EXPECT_NE(e.status().message().find("does not match its config"), std::string::npos);
+  };
+  EngineOptions o = m->Options(EngineKind::kTorchScript, {.cpu_cores = {0}});
+  o.outputs[0].shape = {-1, 50, 4};
+  expect_refused(o, "output 'boxes' is FP32 [1,100,4], declared FP32 [1,50,4]");
+  o = m->Options(EngineKind::kTorchScript, {.cpu_cores = {0}});
+  o.outputs[2].dtype = DataType::kInt64;
+  expect_refused(o, "output 'labels' is INT32 [1,100], declared INT64 [1,100]");
+  o = m->Options(EngineKind::kTorchScript, {.cpu_cores = {0}});
+  o.outputs.pop_back();
+  expect_refused(o, "wrong output count");
+}
+
 TEST(CudaTargetTest, WithoutCudaIsUnimplementedWithAClearMessage) {
   auto m = LoadReferenceModel("mlp_forecaster");
   if (!m.ok()) GTEST_SKIP() << testing::NoModelsMessage(m.status());

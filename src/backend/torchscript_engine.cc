@@ -1,6 +1,9 @@
 #include "backend/torchscript_engine.h"
 
+#include <dlfcn.h>
 #include <omp.h>
+
+#include <mutex>
 
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
@@ -79,6 +82,31 @@ Result<DataType> FromTorchType(at::ScalarType t) {
   return Internal(std::string("model output has unsupported type ") + c10::toString(t));
 }
 
+// Registers torchvision's operators (torchvision::nms, torchvision::roi_align, ...) that scripted
+// detection models call, by loading the library CMake found (BATCHWISE_TORCHVISION_OPS) once per
+// process. Returns why they are missing ("" when loaded), for the error of a model that needs them.
+const std::string& LoadTorchvisionOps() {
+  static std::once_flag once;
+  static std::string missing;
+  std::call_once(once, [] {
+    const std::string path = BATCHWISE_TORCHVISION_OPS;
+    if (path.empty()) {
+      missing = "this build found no torchvision operator library (CMake BATCHWISE_TORCHVISION_OPS)";
+    } else if (dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr) {
+      const char* why = dlerror();
+      missing = "cannot load torchvision's operators from " + path + ": " + (why ? why : "?");
+    }
+  });
+  return missing;
+}
+
+// Adds why torchvision's operators are missing to a load error that names one.
+Status WithTorchvisionHint(Status s) {
+  if (s.ok() || s.message().find("torchvision::") == std::string::npos) return s;
+  const std::string& missing = LoadTorchvisionOps();
+  return missing.empty() ? s : Status(s.code(), s.message() + " (" + missing + ")");
+}
+
 // OpenMP's thread count is a per-thread setting (ICV) that new threads take from libtorch's
 // global default on their first parallel call. Trigger that lazy initialisation first, then set
 // this thread's own count: at::set_num_threads would also change the process-wide default.
@@ -123,6 +151,7 @@ class TorchScriptEngine final : public Engine {
   std::vector<TensorSpec> inputs_;
   std::vector<TensorSpec> outputs_;
   size_t memory_bytes_ = 0;
+  bool optimize_for_inference_ = true;
   std::unique_ptr<PinnedWorker> worker_;
   torch::jit::Module module_;  // only touched on worker_
 };
@@ -142,6 +171,7 @@ Result<std::unique_ptr<Engine>> TorchScriptEngine::Create(const EngineOptions& o
   e->target_ = target;
   e->inputs_ = options.inputs;
   e->outputs_ = options.outputs;
+  e->optimize_for_inference_ = options.optimize_for_inference;
   BW_ASSIGN_OR_RETURN(e->worker_, PinnedWorker::Create({target.cores, "bw-torch"}));
   BW_RETURN_IF_ERROR(e->worker_->Call([&] { return e->LoadOnWorker(); }));
   BW_RETURN_IF_ERROR(e->worker_->Call([&] { return e->WarmUpOnWorker(); }));
@@ -160,18 +190,22 @@ TorchScriptEngine::~TorchScriptEngine() {
 // inference. optimize_for_inference matters here: it prepacks convolutions for oneDNN, whereas
 // ATen's own heuristic sends single-threaded 1x1 convolutions at batch < 16 to its im2col path,
 // which with Debian's reference BLAS is ~10x slower (ResNet-50, 1 thread, batch 1: 760 ms vs
-// 78 ms; see docs/engines.md).
+// 78 ms; see docs/engines.md). Without optimize_for_inference_ the module is only frozen (with the
+// frozen-graph folds). torchvision's operators are registered first, for detection models.
 Status TorchScriptEngine::LoadOnWorker() {
   ConfigureIntraOpThreads(target_.num_threads);
-  return CatchTorch(StatusCode::kInvalidArgument, "cannot load TorchScript model " + path_, [&] {
-    module_ = torch::jit::load(path_, device_);
-    module_.eval();
-    memory_bytes_ = 0;
-    for (const auto& p : module_.parameters()) memory_bytes_ += p.nbytes();
-    for (const auto& b : module_.buffers()) memory_bytes_ += b.nbytes();
-    module_ = torch::jit::optimize_for_inference(module_);
-    return Status::Ok();
-  });
+  (void)LoadTorchvisionOps();
+  return WithTorchvisionHint(
+      CatchTorch(StatusCode::kInvalidArgument, "cannot load TorchScript model " + path_, [&] {
+        module_ = torch::jit::load(path_, device_);
+        module_.eval();
+        memory_bytes_ = 0;
+        for (const auto& p : module_.parameters()) memory_bytes_ += p.nbytes();
+        for (const auto& b : module_.buffers()) memory_bytes_ += b.nbytes();
+        module_ = optimize_for_inference_ ? torch::jit::optimize_for_inference(module_)
+                                          : torch::jit::freeze(module_);
+        return Status::Ok();
+      }));
 }
 
 // Runs zeros of batch 1 twice (the profiling executor optimises the graph on the second run)
@@ -230,6 +264,7 @@ Status TorchScriptEngine::ConvertOutputs(const std::vector<at::Tensor>& outs, in
     if (dtype != outputs_[i].dtype || t.shape() != BatchShape(outputs_[i], batch)) {
       return Internal("output '" + outputs_[i].name + "' is " + std::string(DataTypeName(dtype)) +
                       " " + ShapeToString(t.shape()) + ", declared " +
+                      std::string(DataTypeName(outputs_[i].dtype)) + " " +
                       ShapeToString(BatchShape(outputs_[i], batch)));
     }
     outputs->push_back(std::move(t));

@@ -71,18 +71,14 @@ Status Batcher::Schedule(std::unique_ptr<BatchTask>* task) {
   bool wake = false;
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (stopping_) return Unavailable("batcher is shutting down");
-    if (queued_samples_ + size > opts_.max_queue_size) {
-      ++stats_.rejected_full;
-      return Unavailable("batch queue full (" + std::to_string(opts_.max_queue_size) +
-                         " samples); retry later");
-    }
-    if (!queue_.empty() &&
-        (now - arrived) + PredictedCompletionLocked(now, size) > LatencyTarget(opts_)) {
-      ++stats_.rejected_late;
-      return Unavailable("the queue holds more than the latency target's worth of work (" +
-                         std::to_string(opts_.controller.latency_target_micros / 1000) +
-                         " ms); retry later");
+    if (Status s = AdmissionLocked(now, arrived, size); !s.ok()) {
+      if (stopping_) return s;
+      if (queued_samples_ + size > opts_.max_queue_size) {
+        ++stats_.rejected_full;
+      } else {
+        ++stats_.rejected_late;
+      }
+      return s;
     }
     const int target = controller_->NextBatchSize();
     wake = queue_.empty() || (queued_samples_ < target && queued_samples_ + size >= target);
@@ -92,6 +88,27 @@ Status Batcher::Schedule(std::unique_ptr<BatchTask>* task) {
     ++stats_.accepted;
   }
   if (wake) cv_.notify_one();
+  return Status::Ok();
+}
+
+Status Batcher::CheckAdmission(int size, TimePoint received) const {
+  const TimePoint now = clock_.Now();
+  std::lock_guard<std::mutex> l(mu_);
+  return AdmissionLocked(now, received == TimePoint{} ? now : std::min(received, now), size);
+}
+
+Status Batcher::AdmissionLocked(TimePoint now, TimePoint arrived, int size) const {
+  if (stopping_) return Unavailable("batcher is shutting down");
+  if (queued_samples_ + size > opts_.max_queue_size) {
+    return Unavailable("batch queue full (" + std::to_string(opts_.max_queue_size) +
+                       " samples); retry later");
+  }
+  if (!queue_.empty() &&
+      (now - arrived) + PredictedCompletionLocked(now, size) > LatencyTarget(opts_)) {
+    return Unavailable("the queue holds more than the latency target's worth of work (" +
+                       std::to_string(opts_.controller.latency_target_micros / 1000) +
+                       " ms); retry later");
+  }
   return Status::Ok();
 }
 

@@ -174,6 +174,13 @@ class Batcher {
   // (retryable) when the queue is full or the batcher is stopping. Never blocks on the queue.
   Status Schedule(std::unique_ptr<BatchTask>* task);
 
+  // What Schedule() would answer now for a task of `size` samples that began to arrive at
+  // `received` (zero: now), without queueing anything or counting a refusal: OK, or the
+  // UNAVAILABLE it would refuse with (full queue, by time, stopping). For refusing a request
+  // before its body is read (an HTTP client waiting for "100 Continue"); Schedule() decides again
+  // when the request comes.
+  Status CheckAdmission(int size, TimePoint received) const;
+
   BatcherState State() const;
 
  private:
@@ -202,6 +209,7 @@ class Batcher {
   bool ReadyLocked(TimePoint now) const REQUIRES(mu_);
   TimePoint DispatchTimeLocked() const REQUIRES(mu_);
   Duration PredictedCompletionLocked(TimePoint now, int samples) const REQUIRES(mu_);
+  Status AdmissionLocked(TimePoint now, TimePoint arrived, int size) const REQUIRES(mu_);
   TimePoint NextWakeLocked(TimePoint now) const REQUIRES(mu_);
   Batch FormBatchLocked() REQUIRES(mu_);
   void CancelAllLocked(Work& work) REQUIRES(mu_);

@@ -30,6 +30,7 @@ struct BenchArgs {
   std::string protocol = "http";  // or "grpc": inference over gRPC, the rest still over HTTP
   std::string grpc_url = "127.0.0.1:8001";
   int grpc_channels = 1;
+  bool expect_continue = false;
   std::vector<std::string> models;  // NAME or NAME=SCHEDULE
   std::string schedule = "20s@100";
   std::string arrivals = "poisson";
@@ -184,6 +185,7 @@ Status RunBench(const BenchArgs& a) {
   HttpClient::Options co;
   BW_RETURN_IF_ERROR(ParseUrl(a.url, co));
   co.threads = a.client_threads;
+  co.expect_continue = a.expect_continue;
   co.max_connections = a.concurrency > 0 ? static_cast<size_t>(a.concurrency) * a.models.size() + 2
                                          : a.max_outstanding * a.models.size() + 2;
   BW_ASSIGN_OR_RETURN(auto client, HttpClient::Create(co));
@@ -238,6 +240,10 @@ Command AddBenchCommand(CLI::App& app) {
   cmd->add_option("--grpc-channels", a->grpc_channels,
                   "gRPC channels (TCP connections) the calls are spread over")
       ->capture_default_str();
+  cmd->add_flag("--expect-continue", a->expect_continue,
+               "HTTP: send each request's tensors only after the server's \"100 Continue\" "
+               "(Expect: 100-continue, as curl does for large bodies); a refusal then comes "
+               "before the upload");
   cmd->add_option(
          "-m,--model", a->models,
          "Model to send requests to, NAME or NAME=SCHEDULE (its own rate schedule); repeatable")

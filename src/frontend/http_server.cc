@@ -91,9 +91,10 @@ class Session;
 
 class HttpServer::Impl {
  public:
-  Impl(const Options& options, HttpHandler handler)
+  Impl(const Options& options, HttpHandler handler, HttpEarlyHandler early)
       : options(options),
         handler(std::move(handler)),
+        early(std::move(early)),
         ioc(options.threads),
         acceptor(asio::make_strand(ioc)),
         accept_timer(acceptor.get_executor()) {}
@@ -111,6 +112,7 @@ class HttpServer::Impl {
 
   const Options options;
   const HttpHandler handler;
+  const HttpEarlyHandler early;
   // Before the io_context: destroying it destroys pending handlers, hence sessions, which
   // unregister here.
   mutable std::mutex mu;
@@ -229,6 +231,12 @@ class Session : public std::enable_shared_from_this<Session> {
     if (auto framing = FramingError(req)) return Reject(TransportError::kMalformed, *framing);
     auto expect = req.find(http::field::expect);
     if (expect != req.end() && beast::iequals(expect->value(), "100-continue")) {
+      if (std::optional<HttpResponse> early = EarlyAnswer(req)) {
+        busy_ = false;
+        close_after_write_ = true;  // the body, if the client sends it anyway, is never read
+        version_ = req.version();
+        return Write(std::move(*early));
+      }
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
                                                                      req.version());
       http::async_write(stream_, *cont,
@@ -330,7 +338,19 @@ class Session : public std::enable_shared_from_this<Session> {
     Reject(why, what);
   }
 
-  HttpRequest Convert(http::request<http::string_body>&& req) const {
+  // The server's early handler's answer to the request whose header `req` is, if it has one.
+  std::optional<HttpResponse> EarlyAnswer(const http::request<http::string_body>& req) const {
+    if (!server_.early) return std::nullopt;
+    try {
+      return server_.early(Head(req));
+    } catch (const std::exception& e) {
+      spdlog::error("http early handler threw: {}", e.what());
+      return std::nullopt;
+    }
+  }
+
+  // The request's header: everything but the body (empty).
+  HttpRequest Head(const http::request<http::string_body>& req) const {
     HttpRequest out;
     out.method = std::string(req.method_string());
     const std::string_view target(req.target().data(), req.target().size());
@@ -345,8 +365,14 @@ class Session : public std::enable_shared_from_this<Session> {
                      [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
       out.headers.emplace_back(std::move(name), std::string(f.value()));
     }
-    out.body = std::make_shared<std::string>(std::move(req.body()));
+    out.body = std::make_shared<std::string>();
     out.received = received_;
+    return out;
+  }
+
+  HttpRequest Convert(http::request<http::string_body>&& req) const {
+    HttpRequest out = Head(req);
+    *out.body = std::move(req.body());
     return out;
   }
 
@@ -579,10 +605,11 @@ void HttpServer::Impl::Shutdown() {
 }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Create(const Options& options,
-                                                       HttpHandler handler) {
+                                                       HttpHandler handler,
+                                                       HttpEarlyHandler early) {
   BW_RETURN_IF_ERROR(options.Validate());
   if (!handler) return InvalidArgument("http server needs a handler");
-  auto impl = std::make_unique<Impl>(options, std::move(handler));
+  auto impl = std::make_unique<Impl>(options, std::move(handler), std::move(early));
   BW_RETURN_IF_ERROR(impl->Listen());
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }

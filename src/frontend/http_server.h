@@ -4,7 +4,8 @@
 //
 // Connections are kept alive for HTTP/1.1, and for HTTP/1.0 with "Connection: keep-alive";
 // TCP_NODELAY is set and each response (headers and body) goes out in one gather write.
-// "Expect: 100-continue" is answered before the body is read. One request per connection at a
+// "Expect: 100-continue" is answered before the body is read: "100 Continue", or a final answer
+// from the HttpEarlyHandler (an overloaded model refuses without the client's upload). One request per connection at a
 // time (no pipelining): the next one is read after the response is written.
 //
 // Thread-safety: Create/Start/Shutdown belong to the owner's thread; handlers run on the Asio
@@ -23,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -78,6 +80,13 @@ class Responder {
 
 using HttpHandler = std::function<void(HttpRequest request, Responder respond)>;
 
+// Answers a request from its header alone, before its body is read: called only for a client
+// that waits for "100 Continue" (Expect: 100-continue), with the request's header (its body
+// empty). A response returned is sent instead of the 100, the body is never read, and the
+// connection closes after it (RFC 9110 10.1.1); nullopt: 100 Continue, and the request is read and
+// handled as usual. Runs on an Asio thread; must not block.
+using HttpEarlyHandler = std::function<std::optional<HttpResponse>(const HttpRequest& head)>;
+
 class HttpServer {
  public:
   struct Options {
@@ -109,8 +118,10 @@ class HttpServer {
     Status Validate() const;
   };
 
-  // Validates the options, binds and listens (errors: the address, the port in use).
-  static Result<std::unique_ptr<HttpServer>> Create(const Options& options, HttpHandler handler);
+  // Validates the options, binds and listens (errors: the address, the port in use). `early`
+  // may be empty (every client that waits for it gets "100 Continue").
+  static Result<std::unique_ptr<HttpServer>> Create(const Options& options, HttpHandler handler,
+                                                    HttpEarlyHandler early = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

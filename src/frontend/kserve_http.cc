@@ -255,6 +255,18 @@ void KServeHttp::Handle(HttpRequest request, Responder respond) {
   if (!answered) Answer(respond, route->endpoint, std::move(r));
 }
 
+std::optional<HttpResponse> KServeHttp::BeforeBody(const HttpRequest& head) const {
+  Result<Route> route = ParseRoute(head.path);
+  if (!route.ok() || route->kind != Kind::kInfer || head.method != route->method) {
+    return std::nullopt;
+  }
+  Status s = service_.AdmitBeforeBody(route->model, head.received);
+  if (s.ok()) return std::nullopt;
+  HttpResponse refused = Error(s);
+  if (ServerMetrics* m = service_.metrics(); m != nullptr) m->RecordHttp("infer", refused.status);
+  return refused;
+}
+
 HttpResponse KServeHttp::Dispatch(const Route& route, const HttpRequest& request,
                                   const Responder& respond, bool& answered) {
   switch (route.kind) {

@@ -11,6 +11,7 @@
 // The service must outlive the adapter.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "frontend/http_server.h"
@@ -25,6 +26,12 @@ class KServeHttp {
   KServeHttp& operator=(const KServeHttp&) = delete;
 
   void Handle(HttpRequest request, Responder respond);
+
+  // HttpServer's early handler: an inference request whose client waits for "100 Continue" is
+  // refused from its header (503, counted as every refusal) when its model's queue already holds
+  // more than the latency target's worth of work (InferenceService::AdmitBeforeBody), so the
+  // client learns it without uploading its tensors. Anything else: nullopt (read as usual).
+  std::optional<HttpResponse> BeforeBody(const HttpRequest& head) const;
 
   struct Route;
 

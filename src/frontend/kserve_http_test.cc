@@ -556,6 +556,54 @@ TEST_F(KServeHttpGatedTest, FullQueueIs503AtOnceAndTimeoutIs504) {
   EXPECT_EQ(full_batch.status, 200);
 }
 
+// A client that waits for "100 Continue" before sending its tensors is refused from its header
+// when the model's queue cannot take a request: 503 instead of the 100, the body never read, the
+// connection closed, the refusal counted. Once the queue drains, the same request is let in.
+TEST_F(KServeHttpGatedTest, AClientWaitingFor100ContinueIsRefusedBeforeItsUpload) {
+  gate_->Close();
+  ClientResponse held, queued;
+  std::thread a = Send(JsonInfer(1), &held);
+  gate_->WaitForWaiting(1);  // the batcher is busy with it
+  std::thread b = Send(JsonInfer(2, 8), &queued);  // 8 samples queued: the queue is full
+  for (int i = 0;
+       i < 500 &&
+       server_->server().scheduler().ModelsJson()[0]["batching"][0]["queued_samples"] < 8;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  const std::string body = JsonInfer(3);
+  const std::string head = std::string("POST ") + kInferPath +
+                           " HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                           "Expect: 100-continue\r\nContent-Length: " +
+                           std::to_string(body.size()) + "\r\n\r\n";
+  RawConnection refused(server_->port());
+  ASSERT_TRUE(refused.Send(head));
+  auto early = refused.ReadResponse();
+  ASSERT_TRUE(early.has_value());
+  EXPECT_EQ(early->status, 503) << early->body;
+  EXPECT_NE(early->body.find("queue full"), std::string::npos) << early->body;
+  EXPECT_NE(early->header.find("connection: close"), std::string::npos) << early->header;
+  refused.Send(body);  // a client that sends it anyway: never read as a request
+  EXPECT_TRUE(refused.ClosedWithNothingMore());
+  json stats = Parse(client_->Get("/v2/models/tiny/stats"))["model_stats"][0];
+  EXPECT_EQ(stats["failure_reasons"]["REJECTED"], 1);
+
+  gate_->Open();
+  a.join();
+  b.join();
+  EXPECT_EQ(held.status, 200);
+  EXPECT_EQ(queued.status, 200);
+  RawConnection admitted(server_->port());
+  ASSERT_TRUE(admitted.Send(head));
+  auto go_on = admitted.ReadResponse();
+  ASSERT_TRUE(go_on.has_value());
+  EXPECT_EQ(go_on->status, 100);
+  ASSERT_TRUE(admitted.Send(body));
+  auto answer = admitted.ReadResponse();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->status, 200) << answer->body;
+}
+
 TEST_F(KServeHttpGatedTest, ShutdownAnswersEveryAcceptedRequest) {
   gate_->Close();
   constexpr int kClients = 6;

@@ -34,6 +34,7 @@ struct Call {
   std::shared_ptr<const std::string> body;  // what request's span points into
   HttpClient::Callback done;
   bool retried = false;
+  bool expect_continue = false;  // the header asks for "100 Continue" before the body
 };
 
 Status TransportStatus(const beast::error_code& ec) {
@@ -135,8 +136,39 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Write() {
     if (Stopped()) return;
     stream_.expires_after(std::chrono::milliseconds(client_.options.timeout_ms));
+    if (call_->expect_continue) return WriteHeader();
     http::async_write(stream_, call_->request,
                       [self = shared_from_this()](beast::error_code ec, size_t) {
+                        if (ec) return self->Fail(ec);
+                        self->Read();
+                      });
+  }
+
+  // Expect: 100-continue: the header, then the server's first answer. "100 Continue": the body
+  // follows, then the response is read; anything else is the response (the body stays unsent).
+  void WriteHeader() {
+    serializer_.emplace(call_->request);
+    http::async_write_header(
+        stream_, *serializer_, [self = shared_from_this()](beast::error_code ec, size_t) {
+          if (ec) return self->Fail(ec);
+          self->parser_.emplace();
+          self->parser_->body_limit(1ull << 30);
+          http::async_read(self->stream_, self->buffer_, *self->parser_,
+                           [self](beast::error_code ec, size_t) {
+                             if (ec) return self->Fail(ec);
+                             if (self->parser_->get().result() != http::status::continue_) {
+                               return self->Done();
+                             }
+                             self->WriteBody();
+                           });
+        });
+  }
+
+  void WriteBody() {
+    if (Stopped()) return;
+    http::async_write(stream_, *serializer_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        self->serializer_.reset();
                         if (ec) return self->Fail(ec);
                         self->Read();
                       });
@@ -154,8 +186,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void Done() {
+    // A serializer still held: a final answer came in place of "100 Continue" and the body was
+    // never sent, so the connection cannot carry another request (the server closes it too).
+    const bool body_unsent = serializer_.has_value();
+    serializer_.reset();
     http::response<http::string_body> response = parser_->release();
-    bool keep_alive = response.keep_alive();
+    bool keep_alive = response.keep_alive() && !body_unsent;
     std::shared_ptr<Call> call = std::move(call_);
     used_ = true;
     if (keep_alive) {
@@ -168,6 +204,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void Fail(const beast::error_code& ec) {
+    serializer_.reset();
     std::shared_ptr<Call> call = std::move(call_);
     bool retry = used_ && !call->retried && IsStaleConnection(ec);
     Close();
@@ -190,6 +227,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::response_parser<http::string_body>> parser_;
+  std::optional<http::request_serializer<http::span_body<const char>>> serializer_;
   std::shared_ptr<Call> call_;
   bool connected_ = false;
   bool used_ = false;  // answered a call before: the server may have closed it since
@@ -306,6 +344,8 @@ void HttpClient::Send(std::string method, std::string target, Headers headers,
   for (auto& [name, value] : headers) r.set(name, value);
   r.body() = http::span_body<const char>::value_type(call->body->data(), call->body->size());
   r.prepare_payload();
+  call->expect_continue = impl_->options.expect_continue && method == "POST" && !call->body->empty();
+  if (call->expect_continue) r.set(http::field::expect, "100-continue");
   impl_->Submit(std::move(call));
 }
 

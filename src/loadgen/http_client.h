@@ -5,7 +5,10 @@
 // A request takes an idle connection, or opens a new one while fewer than max_connections are
 // open, or else waits (FIFO) for the next connection to come free. TCP_NODELAY is set on every
 // connection. A request that fails on a reused connection before any response byte arrived
-// (the server closed an idle keep-alive) is retried once on a fresh connection.
+// (the server closed an idle keep-alive) is retried once on a fresh connection. With
+// Options::expect_continue, a request with a body writes its header, waits for the interim
+// "100 Continue", then writes its body; any other answer is the response, and the body is never
+// sent.
 //
 // Thread-safety: every method may be called from any thread. Callbacks run on the client's
 // threads and must not block for long. The destructor stops the threads; requests still in
@@ -38,6 +41,10 @@ class HttpClient {
     size_t max_connections = 1024;
     // A request not answered this long after it was written fails with DEADLINE_EXCEEDED, ms.
     int64_t timeout_ms = 60'000;
+    // POST requests with a body send "Expect: 100-continue" and their body only after the
+    // server's "100 Continue" (what curl does for large bodies): a server that refuses from the
+    // header answers before the upload, and the body is not sent.
+    bool expect_continue = false;
 
     Status Validate() const;
   };

@@ -35,16 +35,21 @@ class HttpClientTest : public ::testing::Test {
         r.body = req.method + " " + *req.body;
       }
       respond(std::move(r));
+    }, [](const HttpRequest& head) -> std::optional<HttpResponse> {
+      if (head.path.rfind("/early/", 0) != 0) return std::nullopt;  // "100 Continue"
+      return HttpResponse{std::stoi(head.path.substr(7)), "application/json", {},
+                          R"({"error":"answered from the header"})"};
     });
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = std::move(*s);
     server_->Start();
   }
 
-  std::unique_ptr<HttpClient> Client(size_t max_connections = 64) {
+  std::unique_ptr<HttpClient> Client(size_t max_connections = 64, bool expect_continue = false) {
     HttpClient::Options o;
     o.port = server_->port();
     o.max_connections = max_connections;
+    o.expect_continue = expect_continue;
     auto c = HttpClient::Create(o);
     EXPECT_TRUE(c.ok()) << c.status();
     return std::move(*c);
@@ -73,6 +78,29 @@ TEST_F(HttpClientTest, FetchReturnsStatusAndBody) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "POST hello");
+}
+
+// With expect_continue a body follows the server's "100 Continue"; an answer from the header is
+// the response, its body never sent (the handler never sees it) and its connection not reused.
+TEST_F(HttpClientTest, ExpectContinueSendsTheBodyOnlyAfterTheServersGoAhead) {
+  StartServer();
+  auto client = Client(64, /*expect_continue=*/true);
+  for (const char* body : {"hello", "again"}) {
+    auto r = client->Fetch("POST", "/echo", body);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, std::string("POST ") + body);
+  }
+  EXPECT_EQ(client->connections_opened(), 1u);  // kept alive across both
+  auto refused = client->Fetch("POST", "/early/503", std::string(100'000, 'x'));
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_NE(refused->body.find("answered from the header"), std::string::npos);
+  EXPECT_EQ(handled_.load(), 2);
+  auto after = client->Fetch("POST", "/echo", "after");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->body, "POST after");
+  EXPECT_EQ(client->connections_opened(), 2u);
 }
 
 TEST_F(HttpClientTest, ErrorAnswersMapBackToTheirStatusCodes) {

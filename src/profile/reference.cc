@@ -108,6 +108,7 @@ SweepEngineFactory ProfileEngineFactory(const ModelConfig& model, const ModelEng
   return [&model, &file, &p](int, int instances) {
     EngineOptions o;
     o.model_path = file.path;
+    o.optimize_for_inference = file.optimize_for_inference;
     if (p.kind == ProcessorKind::kGpu) {
       o.target.device = ExecutionTarget::Device::kCuda;
       o.target.gpu_index = p.gpu_index;

@@ -63,7 +63,15 @@ Result<std::vector<ModelEngineFile>> ParseEngines(const nlohmann::json& j,
   if (!engines.is_object()) return InvalidArgument("'engines' must be an object");
   for (const auto& [name, engine] : engines.items()) {
     BW_RETURN_IF_ERROR(ParseEngineKind(name).status().WithContext("engines"));
-    BW_RETURN_IF_ERROR(CheckKeys(engine, "engines." + name, {"file"}));
+    if (name == "torchscript") {
+      BW_RETURN_IF_ERROR(CheckKeys(engine, "engines." + name, {"file", "optimize_for_inference"}));
+      if (engine.contains("optimize_for_inference") &&
+          !engine["optimize_for_inference"].is_boolean()) {
+        return InvalidArgument("engines.torchscript.optimize_for_inference must be true or false");
+      }
+    } else {
+      BW_RETURN_IF_ERROR(CheckKeys(engine, "engines." + name, {"file"}));
+    }
   }
   std::vector<ModelEngineFile> out;
   for (const auto& name : order) {
@@ -72,6 +80,7 @@ Result<std::vector<ModelEngineFile>> ParseEngines(const nlohmann::json& j,
     BW_ASSIGN_OR_RETURN(f.engine, ParseEngineKind(name));
     fs::path p = engines[name].at("file").get<std::string>();
     f.path = (p.is_absolute() ? p : fs::path(folder) / p).lexically_normal().string();
+    f.optimize_for_inference = engines[name].value("optimize_for_inference", true);
     out.push_back(std::move(f));
   }
   if (out.empty()) return InvalidArgument("'engines' names no known engine");
@@ -144,12 +153,24 @@ Status ReadGeometry(const json& j, const TensorSpec& spec, ImagePreprocess& p) {
   }
   p.height = static_cast<int>(spec.shape[2]);
   p.width = static_cast<int>(spec.shape[3]);
-  if (j.contains("resize") &&
-      j.at("resize").get<std::vector<int>>() != std::vector<int>{p.height, p.width}) {
+  using R = ImagePreprocess::Resize;
+  if (j.contains("resize") && j.at("resize").is_string()) {
+    BW_RETURN_IF_ERROR(
+        ReadChoice<R>(j, "resize", {{"plain", R::kStretch}, {"letterbox", R::kLetterbox}}, p.resize));
+  } else if (j.contains("resize") &&
+             j.at("resize").get<std::vector<int>>() != std::vector<int>{p.height, p.width}) {
     return InvalidArgument("resize " + j.at("resize").dump() + " differs from input '" + spec.name +
                            "' " + ShapeToString(spec.shape));
   }
+  p.pad_value = j.value("pad_value", p.pad_value);
+  if (p.pad_value < 0 || p.pad_value > 255) return InvalidArgument("pad_value must be in [0, 255]");
+  if (j.contains("pad_value") && p.resize != R::kLetterbox) {
+    return InvalidArgument("pad_value needs \"resize\": \"letterbox\"");
+  }
   if (!j.contains("resize_shorter")) return Status::Ok();
+  if (p.resize == R::kLetterbox) {
+    return InvalidArgument("resize_shorter (center crop) and letterbox exclude each other");
+  }
   p.resize = ImagePreprocess::Resize::kShorterSideCrop;
   p.resize_shorter = j.at("resize_shorter").get<int>();
   if (p.resize_shorter < std::max(p.height, p.width)) {
@@ -165,7 +186,7 @@ Result<ImagePreprocess> ParsePreprocess(const json& j, const ModelConfig& c) {
     return InvalidArgument("must be an object with \"type\": \"image\"");
   }
   BW_RETURN_IF_ERROR(CheckKeys(j, "preprocess",
-                               {"type", "input", "accept", "resize", "resize_shorter",
+                               {"type", "input", "accept", "resize", "resize_shorter", "pad_value",
                                 "interpolation", "channel_order", "mean", "std", "scale"}));
   ImagePreprocess p;
   BW_ASSIGN_OR_RETURN(const TensorSpec* spec, NamedOrOnly(j, "input", c.inputs, "input"));
@@ -188,7 +209,8 @@ Result<ImagePreprocess> ParsePreprocess(const json& j, const ModelConfig& c) {
 
 Result<ClassificationPostprocess> ParsePostprocess(const json& j, const ModelConfig& c) {
   if (!j.is_object() || j.value("type", "") != "classification") {
-    return InvalidArgument("must be an object with \"type\": \"classification\"");
+    return InvalidArgument("must be an object with \"type\": \"classification\" or "
+                           "\"detection\"");
   }
   BW_RETURN_IF_ERROR(CheckKeys(j, "postprocess", {"type", "output", "source", "top_k"}));
   ClassificationPostprocess p;
@@ -208,6 +230,69 @@ Result<ClassificationPostprocess> ParsePostprocess(const json& j, const ModelCon
   return p;
 }
 
+// The declared output `name` of a detection section, with `rank` dims (batch included) and one of
+// `dtypes`; K (its dim 1) must equal `k` when k > 0.
+Result<const TensorSpec*> DetectionOutput(const ModelConfig& c, const std::string& name, size_t rank,
+                                          std::initializer_list<DataType> dtypes, int64_t k) {
+  const int i = c.OutputIndex(name);
+  if (i < 0) return InvalidArgument("'" + name + "' is not a declared output");
+  const TensorSpec& s = c.outputs[i];
+  const bool dtype_ok = std::find(dtypes.begin(), dtypes.end(), s.dtype) != dtypes.end();
+  if (!dtype_ok || s.shape.size() != rank || (k > 0 && s.shape[1] != k)) {
+    return InvalidArgument("output '" + name + "' is " + std::string(DataTypeName(s.dtype)) + " " +
+                           ShapeToString(s.shape) +
+                           "; detections are boxes FP32 [-1,K,4], scores FP32 [-1,K], labels "
+                           "INT32 or INT64 [-1,K], num_detections INT32 [-1]");
+  }
+  return &s;
+}
+
+// One class name per line (a trailing '\r' dropped); line i names label i.
+Result<std::vector<std::string>> ReadClassNames(const std::string& folder, const std::string& file) {
+  const fs::path path = fs::path(folder) / file;
+  std::ifstream in(path);
+  if (!in) return NotFound("cannot read class_names file " + path.string());
+  std::vector<std::string> names;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    names.push_back(line);
+  }
+  return names;
+}
+
+Result<DetectionPostprocess> ParseDetection(const json& j, const ModelConfig& c) {
+  BW_RETURN_IF_ERROR(CheckKeys(j, "postprocess",
+                               {"type", "boxes", "scores", "labels", "num_detections",
+                                "score_threshold", "max_detections", "class_names",
+                                "label_names_output"}));
+  DetectionPostprocess p;
+  p.boxes = j.value("boxes", p.boxes);
+  p.scores = j.value("scores", p.scores);
+  p.labels = j.value("labels", p.labels);
+  p.num_detections = j.value("num_detections", p.num_detections);
+  BW_ASSIGN_OR_RETURN(const TensorSpec* boxes, DetectionOutput(c, p.boxes, 3, {DataType::kFp32}, 0));
+  const int64_t k = boxes->shape[1];
+  if (boxes->shape[2] != 4) return InvalidArgument("output '" + p.boxes + "' must be [-1,K,4]");
+  BW_RETURN_IF_ERROR(DetectionOutput(c, p.scores, 2, {DataType::kFp32}, k).status());
+  BW_RETURN_IF_ERROR(
+      DetectionOutput(c, p.labels, 2, {DataType::kInt32, DataType::kInt64}, k).status());
+  BW_RETURN_IF_ERROR(DetectionOutput(c, p.num_detections, 1, {DataType::kInt32}, 0).status());
+  p.score_threshold = j.value("score_threshold", p.score_threshold);
+  p.max_detections = j.value("max_detections", static_cast<int>(k));
+  if (p.max_detections < 1 || p.max_detections > k) {
+    return InvalidArgument("max_detections must be in [1, " + std::to_string(k) + "]");
+  }
+  p.label_names_output = j.value("label_names_output", p.label_names_output);
+  if (c.OutputIndex(p.label_names_output) >= 0 || c.InputIndex(p.label_names_output) >= 0) {
+    return InvalidArgument("output '" + p.label_names_output + "' clashes with a declared tensor");
+  }
+  if (j.contains("class_names")) {
+    BW_ASSIGN_OR_RETURN(p.class_names,
+                        ReadClassNames(c.folder, j.at("class_names").get<std::string>()));
+  }
+  return p;
+}
+
 // Parses the optional "preprocess" and "postprocess" sections into `c`; errors name the section.
 Status ParseProcessing(const json& j, ModelConfig& c) {
   if (j.contains("preprocess")) {
@@ -215,7 +300,12 @@ Status ParseProcessing(const json& j, ModelConfig& c) {
     if (!p.ok()) return p.status().WithContext("preprocess");
     c.preprocess = std::move(p).value();
   }
-  if (j.contains("postprocess")) {
+  if (j.contains("postprocess") && j.at("postprocess").is_object() &&
+      j.at("postprocess").value("type", "") == "detection") {
+    auto p = ParseDetection(j.at("postprocess"), c);
+    if (!p.ok()) return p.status().WithContext("postprocess");
+    c.detection = std::move(p).value();
+  } else if (j.contains("postprocess")) {
     auto p = ParsePostprocess(j.at("postprocess"), c);
     if (!p.ok()) return p.status().WithContext("postprocess");
     c.postprocess = std::move(p).value();

@@ -20,6 +20,8 @@ namespace batchwise {
 struct ModelEngineFile {
   EngineKind engine = EngineKind::kOnnx;
   std::string path;  // absolute path of the model file for this engine
+  // torchscript only, the entry's "optimize_for_inference" key: EngineOptions' field of that name.
+  bool optimize_for_inference = true;
 };
 
 // The optional "preprocess" section of type "image": requests may send the image input as raw
@@ -28,8 +30,9 @@ struct ModelEngineFile {
 // documents the JSON.
 struct ImagePreprocess {
   enum class Resize {
-    kStretch,         // resize straight to [height, width] (aspect ratio not kept)
-    kShorterSideCrop  // scale the shorter side to `resize_shorter`, then center-crop
+    kStretch,          // resize straight to [height, width] (aspect ratio not kept): "plain"
+    kShorterSideCrop,  // scale the shorter side to `resize_shorter`, then center-crop
+    kLetterbox         // scale keeping the aspect ratio to fit, centre, pad with `pad_value`
   };
   enum class Interpolation { kBilinear, kNearest, kArea };
   enum class ChannelOrder { kRgb, kBgr };
@@ -46,6 +49,8 @@ struct ImagePreprocess {
   Resize resize = Resize::kStretch;
   // Shorter side after scaling, pixels, for kShorterSideCrop; >= max(height, width).
   int resize_shorter = 0;
+  // kLetterbox: the 8-bit value of the padding, every channel; 0 .. 255.
+  int pad_value = 0;
   Interpolation interpolation = Interpolation::kBilinear;
   // Channel order the model expects along its dimension 1.
   ChannelOrder channel_order = ChannelOrder::kRgb;
@@ -67,6 +72,27 @@ struct ClassificationPostprocess {
   std::string source;
   // Classes per sample, 1 .. classes.
   int top_k = 5;
+};
+
+// The optional "postprocess" section of type "detection", for fixed-capacity detectors
+// (docs/detection.md): boxes [N,K,4] x1,y1,x2,y2 in the input's pixels, scores [N,K], labels
+// [N,K] and num_detections [N]. Detections below `score_threshold` are dropped, at most
+// `max_detections` kept per image (the outputs keep their K rows, zero-padded), and boxes of a
+// pre-processed image are mapped back to the client's original image. With `class_names`, a BYTES
+// [N,K] output `label_names` is returned when a request asks for it by name.
+struct DetectionPostprocess {
+  // The declared outputs it reads (FP32 [-1,K,4], FP32 [-1,K], INT32/INT64 [-1,K], INT32 [-1]).
+  std::string boxes = "boxes";
+  std::string scores = "scores";
+  std::string labels = "labels";
+  std::string num_detections = "num_detections";
+  float score_threshold = 0;
+  // 1 .. K; the JSON default is K (no limit).
+  int max_detections = 0;
+  // Name per label id (line i of the "class_names" file, relative to the model folder); empty:
+  // no label_names output.
+  std::vector<std::string> class_names;
+  std::string label_names_output = "label_names";
 };
 
 struct ModelConfig {
@@ -92,6 +118,7 @@ struct ModelConfig {
   // Optional image pre-processing and classification post-processing ("inference script").
   std::optional<ImagePreprocess> preprocess;
   std::optional<ClassificationPostprocess> postprocess;
+  std::optional<DetectionPostprocess> detection;  // "postprocess" of type "detection"
   // The version that serves (one instance per model) and the versions the config's
   // version_policy selects (a Triton folder's numeric sub-folders); 1 for config.json.
   int64_t version = 1;

@@ -47,6 +47,24 @@ TEST(ModelConfigTest, EnginePreferenceOrdersEngines) {
   EXPECT_EQ(c->engines[0].engine, EngineKind::kOnnx);
 }
 
+TEST(ModelConfigTest, TorchScriptMayOptOutOfOptimizeForInference) {
+  auto c = ParseModelConfig(Config(), "/repo/mlp");
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->FindEngine(EngineKind::kTorchScript)->optimize_for_inference);  // default
+  auto j = Config();
+  j["engines"]["torchscript"]["optimize_for_inference"] = false;
+  c = ParseModelConfig(j, "/repo/mlp");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->FindEngine(EngineKind::kTorchScript)->optimize_for_inference);
+  j["engines"]["torchscript"]["optimize_for_inference"] = "no";
+  EXPECT_EQ(ParseModelConfig(j, "/r").status().message(),
+            "engines.torchscript.optimize_for_inference must be true or false");
+  j = Config();
+  j["engines"]["onnx"]["optimize_for_inference"] = false;  // a TorchScript-only key
+  EXPECT_EQ(ParseModelConfig(j, "/r").status().message(),
+            "engines.onnx has unknown key 'optimize_for_inference'");
+}
+
 TEST(ModelConfigTest, RejectsBadConfigsWithAReason) {
   auto j = Config();
   j["inputs"][0]["shape"] = {1, 48};
@@ -188,7 +206,8 @@ TEST(ModelConfigTest, RejectsBadProcessingSectionsWithAReason) {
   ExpectRejected("preprocess", "std", {0.2, 0.0, 0.2}, "std values must be > 0");
   ExpectRejected("preprocess", "mean", {0.5, 0.5}, "mean must be 3 numbers");
   ExpectRejected("preprocess", "scale", 0, "scale must be > 0");
-  ExpectRejected("postprocess", "type", "detection", "\"type\": \"classification\"");
+  ExpectRejected("postprocess", "type", "segmentation",
+                 "\"type\": \"classification\" or \"detection\"");
   ExpectRejected("postprocess", "top_k", 1001, "top_k must be in [1, 1000]");
   ExpectRejected("postprocess", "output", "logits", "clashes with a declared tensor");
   ExpectRejected("postprocess", "source", "probs", "'probs' is not a declared output");
@@ -196,6 +215,75 @@ TEST(ModelConfigTest, RejectsBadProcessingSectionsWithAReason) {
   mlp["preprocess"] = {{"type", "image"}};
   EXPECT_NE(ParseModelConfig(mlp, "/r").status().message().find("must be FP32 [-1,3,H,W]"),
             std::string::npos);
+}
+
+nlohmann::json DetectorConfig() {
+  return nlohmann::json::parse(R"({
+    "name": "det", "max_batch_size": 4,
+    "inputs": [{"name": "images", "datatype": "FP32", "shape": [-1, 3, 320, 320]}],
+    "outputs": [{"name": "boxes", "datatype": "FP32", "shape": [-1, 100, 4]},
+                {"name": "scores", "datatype": "FP32", "shape": [-1, 100]},
+                {"name": "labels", "datatype": "INT32", "shape": [-1, 100]},
+                {"name": "num_detections", "datatype": "INT32", "shape": [-1]}],
+    "engines": {"torchscript": {"file": "model.pt", "optimize_for_inference": false}},
+    "preprocess": {"type": "image", "resize": "letterbox", "pad_value": 114},
+    "postprocess": {"type": "detection", "score_threshold": 0.4, "max_detections": 20}
+  })");
+}
+
+TEST(ModelConfigTest, ParsesLetterboxAndDetectionSections) {
+  const std::string folder = ::testing::TempDir() + "/bw_detector_config";
+  std::filesystem::create_directories(folder);
+  std::ofstream(folder + "/classes.txt") << "__background__\r\ninsulator\ndamper\n";
+  auto j = DetectorConfig();
+  j["postprocess"]["class_names"] = "classes.txt";
+  auto c = ParseModelConfig(j, folder);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->preprocess->resize, ImagePreprocess::Resize::kLetterbox);
+  EXPECT_EQ(c->preprocess->pad_value, 114);
+  ASSERT_TRUE(c->detection.has_value());
+  EXPECT_FALSE(c->postprocess.has_value());
+  EXPECT_FLOAT_EQ(c->detection->score_threshold, 0.4f);
+  EXPECT_EQ(c->detection->max_detections, 20);
+  EXPECT_EQ(c->detection->class_names,
+            (std::vector<std::string>{"__background__", "insulator", "damper"}));
+  j["preprocess"]["resize"] = "plain";
+  j["preprocess"].erase("pad_value");
+  j["postprocess"] = {{"type", "detection"}};
+  c = ParseModelConfig(j, folder);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->preprocess->resize, ImagePreprocess::Resize::kStretch);
+  EXPECT_EQ(c->detection->max_detections, 100);  // K
+  EXPECT_EQ(c->detection->score_threshold, 0);
+  EXPECT_TRUE(c->detection->class_names.empty());
+}
+
+TEST(ModelConfigTest, RejectsDetectionSectionsThatDoNotFitTheOutputs) {
+  auto expect = [](nlohmann::json j, const std::string& says) {
+    Status s = ParseModelConfig(j, "/r").status();
+    EXPECT_NE(s.message().find(says), std::string::npos) << s;
+  };
+  auto j = DetectorConfig();
+  j["outputs"][1]["shape"] = {-1, 50};
+  expect(j, "output 'scores' is FP32 [-1,50]; detections are boxes FP32 [-1,K,4]");
+  j = DetectorConfig();
+  j["outputs"][3]["datatype"] = "FP32";
+  expect(j, "output 'num_detections' is FP32 [-1]");
+  j = DetectorConfig();
+  j["postprocess"]["max_detections"] = 101;
+  expect(j, "max_detections must be in [1, 100]");
+  j = DetectorConfig();
+  j["postprocess"]["boxes"] = "bbox";
+  expect(j, "'bbox' is not a declared output");
+  j = DetectorConfig();
+  j["postprocess"]["class_names"] = "missing.txt";
+  expect(j, "cannot read class_names file /r/missing.txt");
+  j = DetectorConfig();
+  j["preprocess"]["resize"] = "crop";
+  expect(j, "resize 'crop' is not one of plain, letterbox");
+  j = DetectorConfig();
+  j["preprocess"]["resize"] = "plain";
+  expect(j, "pad_value needs \"resize\": \"letterbox\"");
 }
 
 TEST(ModelConfigTest, CheckShapeExplainsMismatches) {

@@ -33,6 +33,18 @@ Result<std::vector<Tensor>> ReadTensors(const std::filesystem::path& folder,
   return out;
 }
 
+// Integer outputs (labels, counts) must be equal: tolerance 0.
+template <typename T>
+ReferenceComparison CompareExactly(const Tensor& out, const Tensor& ref) {
+  auto a = out.as<T>();
+  auto b = ref.as<T>();
+  ReferenceComparison c;
+  for (size_t i = 0; i < b.size(); ++i) {
+    c.max_abs_diff = std::max(c.max_abs_diff, std::abs(static_cast<double>(a[i]) - b[i]));
+  }
+  return c;
+}
+
 }  // namespace
 
 Result<ReferenceTensors> LoadReferenceTensors(const std::string& folder) {
@@ -54,12 +66,18 @@ Result<ReferenceTensors> LoadReferenceTensors(const std::string& folder) {
 
 Result<ReferenceComparison> CompareToReference(const Tensor& out, const Tensor& ref,
                                                double relative) {
-  if (out.dtype() != DataType::kFp32 || ref.dtype() != DataType::kFp32) {
-    return InvalidArgument("reference comparison needs FP32 tensors");
+  if (out.dtype() != ref.dtype()) {
+    return InvalidArgument("output datatype " + std::string(DataTypeName(out.dtype())) +
+                           " differs from reference " + std::string(DataTypeName(ref.dtype())));
   }
   if (out.shape() != ref.shape()) {
     return InvalidArgument("output shape " + ShapeToString(out.shape()) + " differs from reference " +
                            ShapeToString(ref.shape()));
+  }
+  if (out.dtype() == DataType::kInt32) return CompareExactly<int32_t>(out, ref);
+  if (out.dtype() == DataType::kInt64) return CompareExactly<int64_t>(out, ref);
+  if (out.dtype() != DataType::kFp32) {
+    return InvalidArgument("reference comparison needs FP32, INT32 or INT64 tensors");
   }
   auto a = out.as<float>();
   auto b = ref.as<float>();

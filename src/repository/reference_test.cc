@@ -25,6 +25,24 @@ TEST(CompareToReferenceTest, NanNeverPassesAndShapesMustMatch) {
   EXPECT_FALSE(CompareToReference(Tensor::FromFloats({1, 2}, std::vector<float>{1, 2}), ref).ok());
 }
 
+TEST(CompareToReferenceTest, IntegerOutputsMustBeEqual) {
+  const std::vector<int32_t> labels = {3, 7, 0};
+  const std::vector<int32_t> other = {3, 8, 0};
+  auto tensor = [](const std::vector<int32_t>& v) {
+    return Tensor::CopyOf(DataType::kInt32, {3}, std::as_bytes(std::span<const int32_t>(v)));
+  };
+  auto same = CompareToReference(tensor(labels), tensor(labels));
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_TRUE(same->ok());
+  EXPECT_EQ(same->tolerance, 0);
+  auto off_by_one = CompareToReference(tensor(other), tensor(labels));
+  ASSERT_TRUE(off_by_one.ok());
+  EXPECT_FALSE(off_by_one->ok());
+  EXPECT_EQ(off_by_one->max_abs_diff, 1);
+  Tensor floats = Tensor::FromFloats({3}, std::vector<float>{3, 7, 0});
+  EXPECT_FALSE(CompareToReference(floats, tensor(labels)).ok());  // datatypes differ
+}
+
 TEST(LoadReferenceTensorsTest, MissingFolderIsNotFound) {
   EXPECT_EQ(LoadReferenceTensors("/nonexistent").status().code(), StatusCode::kNotFound);
 }

@@ -218,6 +218,13 @@ Status InferenceService::SubmitInfer(InferRequest request, InferCallback done) {
   return scheduler_.Infer(std::move(request), std::move(done));
 }
 
+Status InferenceService::AdmitBeforeBody(const std::string& model, TimePoint received) const {
+  Status s = scheduler_.CheckAdmission(model, 1, received);
+  if (s.code() != StatusCode::kUnavailable) return Status::Ok();
+  RecordInferOutcome(model, s, received);
+  return s;
+}
+
 void InferenceService::RecordInferOutcome(const std::string& model, const Status& outcome,
                                           TimePoint start) const {
   if (metrics_ == nullptr || outcome.code() == StatusCode::kNotFound) return;

@@ -160,6 +160,10 @@ class InferenceService {
   // Hands a decoded request to the scheduler: NOT_FOUND when its model is not loaded, else
   // Scheduler::Infer's answer; `done` is called once iff this returns OK.
   Status SubmitInfer(InferRequest request, InferCallback done);
+  // Before a request's tensors are here (its header was read at `received`): UNAVAILABLE, counted
+  // as a refusal of the model, when Scheduler::CheckAdmission would refuse even one sample; OK
+  // otherwise (unknown or unready models are answered on the usual path, with the request).
+  Status AdmitBeforeBody(const std::string& model, TimePoint received) const;
   // Counts one inference request's outcome in the per-model metrics, once per request whichever
   // protocol it came by, `start` being when it arrived (a request for a model that is not loaded
   // is not counted: it has no series). The adapters call it for every request they answer,

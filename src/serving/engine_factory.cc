@@ -82,6 +82,7 @@ EngineFactory DefaultEngineFactory(std::string table_dir) {
     }
     EngineOptions o;
     o.model_path = file->path;
+    o.optimize_for_inference = file->optimize_for_inference;
     o.target = spec.target;
     o.inputs = spec.config->inputs;
     o.outputs = spec.config->outputs;

@@ -53,6 +53,14 @@ Status ModelInstance::Warmup() {
   return Status::Ok();
 }
 
+Status ModelInstance::CheckAdmission(int batch_size, TimePoint received) const {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (draining_) return Unavailable("instance of '" + options_.model + "' is draining");
+  }
+  return batcher_->CheckAdmission(batch_size, received);
+}
+
 Status ModelInstance::Submit(std::unique_ptr<QueuedRequest>* request, int batch_size) {
   {
     std::lock_guard<std::mutex> l(mu_);

@@ -63,6 +63,10 @@ class ModelInstance {
   // full: UNAVAILABLE; draining: UNAVAILABLE) `done` is not called and `request` is untouched.
   Status Submit(std::unique_ptr<QueuedRequest>* request, int batch_size);
 
+  // What Submit() would answer now for a request of `batch_size` samples that began to arrive at
+  // `received`, without queueing it (Batcher::CheckAdmission).
+  Status CheckAdmission(int batch_size, TimePoint received) const;
+
   // Refuses new requests and blocks until every accepted one has completed.
   void Drain();
 
@@ -97,7 +101,7 @@ class ModelInstance {
   BusyMeter busy_;
   std::atomic<int> in_flight_samples_{0};
   std::atomic<int64_t> completed_{0};
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable drained_;
   int in_flight_requests_ GUARDED_BY(mu_) = 0;
   bool draining_ GUARDED_BY(mu_) = false;

@@ -117,26 +117,29 @@ Status CheckInput(const ModelConfig& config, const TensorSpec& spec, const Tenso
 
 // The input as the model takes it: a raw image form of the preprocessed input becomes the model's
 // FP32 tensor (serving/preprocess.h); anything else is returned as is for CheckInput().
-Result<Tensor> ToModelForm(const ModelConfig& config, const TensorSpec& spec, Tensor t) {
+Result<Tensor> ToModelForm(const ModelConfig& config, const TensorSpec& spec, Tensor t,
+                           std::vector<ImagePlacement>* placements) {
   if (!TakesImages(config, spec) || !IsRawImageInput(*config.preprocess, t)) return t;
   if (!t.shape().empty() && t.shape()[0] > config.max_batch_size) {
     return InvalidArgument("input '" + spec.name + "' has batch " + std::to_string(t.shape()[0]) +
                            ", above model '" + config.name + "' max_batch_size " +
                            std::to_string(config.max_batch_size));
   }
-  return PreprocessImages(*config.preprocess, t);
+  return PreprocessImages(*config.preprocess, t, placements);
 }
 
-// Places each input at its declared position; checks names, dtypes and shapes.
-Result<std::vector<Tensor>> OrderInputs(const ModelConfig& config,
-                                        std::vector<NamedTensor>& inputs) {
+// Places each input at its declared position; checks names, dtypes and shapes. `placements` gets
+// where each pre-processed image went (none for the model's own tensor).
+Result<std::vector<Tensor>> OrderInputs(const ModelConfig& config, std::vector<NamedTensor>& inputs,
+                                        std::vector<ImagePlacement>* placements) {
   std::vector<Tensor> ordered(config.inputs.size());
   std::vector<bool> seen(config.inputs.size(), false);
   for (NamedTensor& in : inputs) {
     const int i = IndexOf(config.inputs, in.name);
     if (i < 0) return InvalidArgument("model '" + config.name + "' has no input '" + in.name + "'");
     if (seen[i]) return InvalidArgument("input '" + in.name + "' given more than once");
-    BW_ASSIGN_OR_RETURN(Tensor t, ToModelForm(config, config.inputs[i], std::move(in.tensor)));
+    BW_ASSIGN_OR_RETURN(Tensor t,
+                        ToModelForm(config, config.inputs[i], std::move(in.tensor), placements));
     BW_RETURN_IF_ERROR(CheckInput(config, config.inputs[i], t));
     seen[i] = true;
     ordered[i] = std::move(t);
@@ -174,6 +177,30 @@ void SelectClassification(const ModelConfig& config, size_t position, QueuedRequ
     r.output_names.push_back(post.source);
   }
   r.done = WithClassification(post, position, keep_source, std::move(r.done));
+}
+
+// A detector's outputs: the engine's four are always computed (post-processing reads them all);
+// the response keeps those asked for (all declared when none is named), in that order, and the
+// label names output when named (serving/postprocess.h).
+Status SelectDetection(const ModelConfig& config, const std::vector<std::string>& requested,
+                       std::vector<ImagePlacement> placements, QueuedRequest& r) {
+  const DetectionPostprocess& post = *config.detection;
+  std::vector<std::string> returned = requested;
+  for (const std::string& name : requested) {
+    if (std::count(requested.begin(), requested.end(), name) > 1) {
+      return InvalidArgument("output '" + name + "' requested more than once");
+    }
+    if (name != post.label_names_output && IndexOf(config.outputs, name) < 0) {
+      return InvalidArgument("model '" + config.name + "' has no output '" + name + "'");
+    }
+  }
+  for (size_t i = 0; i < config.outputs.size(); ++i) {
+    r.output_indices.push_back(static_cast<int>(i));
+    r.output_names.push_back(config.outputs[i].name);
+    if (requested.empty()) returned.push_back(config.outputs[i].name);
+  }
+  r.done = WithDetection(post, std::move(placements), std::move(returned), std::move(r.done));
+  return Status::Ok();
 }
 
 // Declared outputs to return, in the order asked for (all when none is named), plus the
@@ -227,10 +254,14 @@ Result<PreparedRequest> PrepareRequest(const ModelConfig& config, InferRequest r
                                        InferCallback done) {
   if (!done) return InvalidArgument("a request needs a completion callback");
   auto r = std::make_unique<QueuedRequest>();
-  BW_ASSIGN_OR_RETURN(r->inputs, OrderInputs(config, request.inputs));
+  std::vector<ImagePlacement> placements;
+  BW_ASSIGN_OR_RETURN(r->inputs, OrderInputs(config, request.inputs, &placements));
   BW_ASSIGN_OR_RETURN(int batch, CommonBatch(config, r->inputs));
   r->done = std::move(done);  // before SelectOutputs, which may wrap it
-  BW_RETURN_IF_ERROR(SelectOutputs(config, request.requested_outputs, *r));
+  BW_RETURN_IF_ERROR(
+      config.detection
+          ? SelectDetection(config, request.requested_outputs, std::move(placements), *r)
+          : SelectOutputs(config, request.requested_outputs, *r));
   if (request.timeout < Duration::zero()) return InvalidArgument("timeout must be >= 0");
   r->model = config.name;
   r->model_version = config.version;
@@ -254,13 +285,27 @@ Status ModelRuntime::Route(std::unique_ptr<QueuedRequest>* request, int batch_si
   return s;
 }
 
+Status ModelRuntime::CheckAdmission(int batch_size, TimePoint received) {
+  std::lock_guard<std::mutex> l(mu_);
+  ModelInstance* least = LeastLoadedLocked();
+  if (least == nullptr) return FailedPrecondition("model '" + config_.name + "' is not ready");
+  Status s = least->CheckAdmission(batch_size, received);
+  if (!s.ok()) stats_.RecordRejected();
+  return s;
+}
+
 Status ModelRuntime::RouteToLeastLoaded(std::unique_ptr<QueuedRequest>* request, int batch_size) {
   std::lock_guard<std::mutex> l(mu_);
-  if (instances_.empty()) return FailedPrecondition("model '" + config_.name + "' is not ready");
+  ModelInstance* least = LeastLoadedLocked();
+  if (least == nullptr) return FailedPrecondition("model '" + config_.name + "' is not ready");
+  return least->Submit(request, batch_size);
+}
+
+ModelInstance* ModelRuntime::LeastLoadedLocked() const {
   auto least = std::min_element(instances_.begin(), instances_.end(), [](auto& a, auto& b) {
     return a->in_flight_samples() < b->in_flight_samples();
   });
-  return (*least)->Submit(request, batch_size);
+  return least == instances_.end() ? nullptr : least->get();
 }
 
 void ModelRuntime::Add(std::unique_ptr<ModelInstance> instance) {

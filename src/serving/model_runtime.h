@@ -81,6 +81,10 @@ class ModelRuntime {
   // Queues on the instance with the fewest samples in flight; FAILED_PRECONDITION if none. A
   // refusal counts in stats() as a rejected request.
   Status Route(std::unique_ptr<QueuedRequest>* request, int batch_size);
+  // What Route() would answer now for a request of `batch_size` samples that began to arrive at
+  // `received` (ModelInstance::CheckAdmission of the instance it would pick), without queueing
+  // it. A refusal counts in stats() as a rejected request, as Route()'s: the caller answers it.
+  Status CheckAdmission(int batch_size, TimePoint received);
 
   void Add(std::unique_ptr<ModelInstance> instance);
   // Puts `fresh` in place of the first instance on `processor_id` and returns that one (no
@@ -111,6 +115,8 @@ class ModelRuntime {
   ModelStats stats_;
 
   Status RouteToLeastLoaded(std::unique_ptr<QueuedRequest>* request, int batch_size);
+  // The instance with the fewest samples in flight; null when there is none.
+  ModelInstance* LeastLoadedLocked() const REQUIRES(mu_);
 
   // Shared by admitted requests, exclusive in TakeAll(); taken before mu_.
   mutable std::shared_mutex admission_mu_;

@@ -110,18 +110,57 @@ Result<cv::Size> ShorterSideSize(const Preprocess& p, const cv::Mat& image) {
   return cv::Size(static_cast<int>(cols), static_cast<int>(rows));
 }
 
-// Resizes (and, for kShorterSideCrop, center-crops) an 8-bit 3-channel image to the output size.
-Result<cv::Mat> Fit(const Preprocess& p, const cv::Mat& image) {
+// The largest size with the image's aspect ratio that fits the output (each side rounded, >= 1).
+cv::Size LetterboxSize(const Preprocess& p, const cv::Mat& image) {
+  const double s = std::min(static_cast<double>(p.width) / image.cols,
+                            static_cast<double>(p.height) / image.rows);
+  const int cols = std::clamp(static_cast<int>(std::lround(image.cols * s)), 1, p.width);
+  const int rows = std::clamp(static_cast<int>(std::lround(image.rows * s)), 1, p.height);
+  return cv::Size(cols, rows);
+}
+
+// Scales to `scaled`, then pads to the output size, centred (the odd pixel right and bottom).
+cv::Mat Letterbox(const Preprocess& p, const cv::Mat& image, cv::Size scaled, int interpolation,
+                  ImagePlacement& at) {
+  cv::Mat resized, out;
+  cv::resize(image, resized, scaled, 0, 0, interpolation);
+  const int left = (p.width - scaled.width) / 2;
+  const int top = (p.height - scaled.height) / 2;
+  cv::copyMakeBorder(resized, out, top, p.height - scaled.height - top, left,
+                     p.width - scaled.width - left, cv::BORDER_CONSTANT, cv::Scalar::all(p.pad_value));
+  at.left = left;
+  at.top = top;
+  return out;
+}
+
+// Resizes (and, for kShorterSideCrop, center-crops; for kLetterbox, pads) an 8-bit 3-channel image
+// to the output size; `at` says where the image went.
+Result<cv::Mat> Fit(const Preprocess& p, const cv::Mat& image, ImagePlacement& at) {
   const int interpolation = CvInterpolation(p.interpolation);
+  at = ImagePlacement{.width = image.cols, .height = image.rows};
   cv::Mat out;
   if (p.resize == Preprocess::Resize::kStretch) {
     cv::resize(image, out, cv::Size(p.width, p.height), 0, 0, interpolation);
+    at.scale_x = static_cast<double>(p.width) / image.cols;
+    at.scale_y = static_cast<double>(p.height) / image.rows;
     return out;
   }
-  BW_ASSIGN_OR_RETURN(cv::Size scaled, ShorterSideSize(p, image));
+  cv::Size scaled;
+  if (p.resize == Preprocess::Resize::kLetterbox) {
+    scaled = LetterboxSize(p, image);
+  } else {
+    BW_ASSIGN_OR_RETURN(scaled, ShorterSideSize(p, image));
+  }
+  at.scale_x = static_cast<double>(scaled.width) / image.cols;
+  at.scale_y = static_cast<double>(scaled.height) / image.rows;
+  if (p.resize == Preprocess::Resize::kLetterbox) {
+    return Letterbox(p, image, scaled, interpolation, at);
+  }
   cv::resize(image, out, scaled, 0, 0, interpolation);
   const int top = static_cast<int>(std::lround((scaled.height - p.height) / 2.0));
   const int left = static_cast<int>(std::lround((scaled.width - p.width) / 2.0));
+  at.left = -left;
+  at.top = -top;
   return out(cv::Rect(left, top, p.width, p.height));
 }
 
@@ -141,9 +180,10 @@ void Normalise(const Preprocess& p, const cv::Mat& image, Order source, float* o
   }
 }
 
-Status WriteImage(const Preprocess& p, const cv::Mat& image, Order source, float* out) {
+Status WriteImage(const Preprocess& p, const cv::Mat& image, Order source, float* out,
+                  ImagePlacement& at) {
   try {
-    BW_ASSIGN_OR_RETURN(cv::Mat fitted, Fit(p, image));
+    BW_ASSIGN_OR_RETURN(cv::Mat fitted, Fit(p, image, at));
     Normalise(p, fitted, source, out);
     return Status::Ok();
   } catch (const cv::Exception& e) {
@@ -153,7 +193,8 @@ Status WriteImage(const Preprocess& p, const cv::Mat& image, Order source, float
 
 size_t FloatsPerImage(const Preprocess& p) { return 3 * static_cast<size_t>(p.height) * p.width; }
 
-Status FromPixels(const Preprocess& p, const Tensor& t, float* out) {
+Status FromPixels(const Preprocess& p, const Tensor& t, float* out,
+                  std::vector<ImagePlacement>& placements) {
   const Shape& s = t.shape();
   if (s.size() != 4) {
     return InvalidArgument("UINT8 images must be [N,H,W,3], got " + ShapeToString(s));
@@ -168,12 +209,14 @@ Status FromPixels(const Preprocess& p, const Tensor& t, float* out) {
   for (int64_t i = 0; i < s[0]; ++i) {
     const cv::Mat image(static_cast<int>(s[1]), static_cast<int>(s[2]), CV_8UC3,
                         const_cast<std::byte*>(t.data() + i * image_bytes));
-    BW_RETURN_IF_ERROR(WriteImage(p, image, Order::kRgb, out + i * FloatsPerImage(p)));
+    BW_RETURN_IF_ERROR(
+        WriteImage(p, image, Order::kRgb, out + i * FloatsPerImage(p), placements[i]));
   }
   return Status::Ok();
 }
 
-Status FromEncoded(const Preprocess& p, const Tensor& t, float* out) {
+Status FromEncoded(const Preprocess& p, const Tensor& t, float* out,
+                   std::vector<ImagePlacement>& placements) {
   const Shape& s = t.shape();
   if (s.size() > 2 || (s.size() == 2 && s[1] != 1)) {
     return InvalidArgument("BYTES images must be [N] (or [N,1]) encoded files, got " +
@@ -182,7 +225,8 @@ Status FromEncoded(const Preprocess& p, const Tensor& t, float* out) {
   BW_ASSIGN_OR_RETURN(std::vector<std::string_view> files, BytesElements(t));
   for (size_t i = 0; i < files.size(); ++i) {
     auto image = Decode(files[i]);
-    Status st = image.ok() ? WriteImage(p, *image, Order::kBgr, out + i * FloatsPerImage(p))
+    Status st = image.ok() ? WriteImage(p, *image, Order::kBgr, out + i * FloatsPerImage(p),
+                                        placements[i])
                            : image.status();
     if (!st.ok()) {
       return st.WithContext("image " + std::to_string(i) + " of " + std::to_string(files.size()));
@@ -204,7 +248,16 @@ bool IsRawImageInput(const ImagePreprocess& p, const Tensor& t) {
   return (t.dtype() == DataType::kUint8 || t.dtype() == DataType::kBytes) && p.Accepts(t.dtype());
 }
 
-Result<Tensor> PreprocessImages(const ImagePreprocess& p, const Tensor& images) {
+double ImagePlacement::OriginalX(double x) const {
+  return std::clamp((x - left) / scale_x, 0.0, static_cast<double>(width));
+}
+
+double ImagePlacement::OriginalY(double y) const {
+  return std::clamp((y - top) / scale_y, 0.0, static_cast<double>(height));
+}
+
+Result<Tensor> PreprocessImages(const ImagePreprocess& p, const Tensor& images,
+                                std::vector<ImagePlacement>* placements) {
   const std::string what = "input '" + p.input + "'";
   if (!IsRawImageInput(p, images)) {
     return InvalidArgument(what + ": datatype " + std::string(DataTypeName(images.dtype())) +
@@ -216,9 +269,11 @@ Result<Tensor> PreprocessImages(const ImagePreprocess& p, const Tensor& images) 
   if (n < 1) return InvalidArgument(what + ": no images in the request");
   Tensor out = Tensor::Allocate(DataType::kFp32, {n, 3, p.height, p.width});
   float* dst = out.mutable_as<float>().data();
-  Status s =
-      images.dtype() == DataType::kUint8 ? FromPixels(p, images, dst) : FromEncoded(p, images, dst);
+  std::vector<ImagePlacement> at(static_cast<size_t>(n));
+  Status s = images.dtype() == DataType::kUint8 ? FromPixels(p, images, dst, at)
+                                                : FromEncoded(p, images, dst, at);
   if (!s.ok()) return s.WithContext(what);
+  if (placements != nullptr) *placements = std::move(at);
   return out;
 }
 

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "common/tensor.h"
@@ -22,6 +23,21 @@ namespace batchwise {
 // before anything is decoded: a small file must not make the server allocate gigabytes.
 inline constexpr int64_t kMaxDecodedImagePixels = int64_t{64} << 20;
 
+// Where an original image lies in the model's input after resizing (and cropping or padding): the
+// original pixel coordinate x is at left + x * scale_x in the input, y at top + y * scale_y.
+struct ImagePlacement {
+  int64_t width = 0;  // the original image, pixels
+  int64_t height = 0;
+  double scale_x = 1;
+  double scale_y = 1;
+  double left = 0;  // negative where a center crop cut the image
+  double top = 0;
+
+  // A point of the model's input back in the original image, clamped to it.
+  double OriginalX(double x) const;
+  double OriginalY(double y) const;
+};
+
 // True when `t` is a raw form `p` accepts (UINT8 or BYTES), i.e. it needs PreprocessImages().
 bool IsRawImageInput(const ImagePreprocess& p, const Tensor& t);
 
@@ -29,7 +45,9 @@ bool IsRawImageInput(const ImagePreprocess& p, const Tensor& t);
 // what was wrong and, for one bad image of a batch, which one: a datatype `p` does not accept, a
 // wrong rank or channel count, an empty batch, a zero-size image, bytes that are not a decodable
 // JPEG or PNG, an image above kMaxDecodedImagePixels.
-Result<Tensor> PreprocessImages(const ImagePreprocess& p, const Tensor& images);
+// When `placements` is not null it gets one ImagePlacement per image.
+Result<Tensor> PreprocessImages(const ImagePreprocess& p, const Tensor& images,
+                                std::vector<ImagePlacement>* placements = nullptr);
 
 // Width and height from a PNG or JPEG header, without decoding; INVALID_ARGUMENT when `encoded`
 // is neither or its header is cut short.

@@ -228,5 +228,69 @@ TEST(PreprocessTest, RejectsAShapeWhoseElementCountWrapsToTheBufferSize) {
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status();
 }
 
+// A 200x100 (w x h) grey image with a white rectangle at x 50..89, y 20..39, letterboxed into
+// 320x320: scale 1.6, the image fills rows 80..239, the rest is padding. A box drawn around the
+// rectangle in the model's pixels maps back onto the rectangle exactly.
+TEST(PreprocessTest, LetterboxKeepsTheAspectPadsAndMapsBoxesBack) {
+  ImagePreprocess p = Identity();
+  p.height = p.width = 320;
+  p.resize = ImagePreprocess::Resize::kLetterbox;
+  p.pad_value = 7;
+  p.interpolation = ImagePreprocess::Interpolation::kNearest;
+  Tensor image = Pixels(1, 100, 200, [](int, int y, int x) {
+    const uint8_t v = (x >= 50 && x < 90 && y >= 20 && y < 40) ? 255 : 100;
+    return std::array<uint8_t, 3>{v, v, v};
+  });
+  std::vector<ImagePlacement> at;
+  auto out = PreprocessImages(p, image, &at);
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(at.size(), 1u);
+  EXPECT_EQ(at[0].width, 200);
+  EXPECT_EQ(at[0].height, 100);
+  EXPECT_DOUBLE_EQ(at[0].scale_x, 1.6);
+  EXPECT_DOUBLE_EQ(at[0].scale_y, 1.6);
+  EXPECT_EQ(at[0].left, 0);
+  EXPECT_EQ(at[0].top, 80);
+  auto px = [&](int y, int x) { return out->as<float>()[y * 320 + x]; };  // channel 0
+  EXPECT_EQ(px(0, 0), 7);      // padding above
+  EXPECT_EQ(px(79, 160), 7);
+  EXPECT_EQ(px(80, 0), 100);   // the image's first row
+  EXPECT_EQ(px(239, 319), 100);
+  EXPECT_EQ(px(240, 0), 7);    // padding below
+  // The rectangle: x 50*1.6 = 80 .. 90*1.6 = 144, y 80 + 20*1.6 = 112 .. 80 + 40*1.6 = 144.
+  EXPECT_EQ(px(112, 80), 255);
+  EXPECT_EQ(px(143, 143), 255);
+  EXPECT_EQ(px(111, 80), 100);
+  EXPECT_EQ(px(144, 143), 100);
+  EXPECT_DOUBLE_EQ(at[0].OriginalX(80), 50);
+  EXPECT_DOUBLE_EQ(at[0].OriginalY(112), 20);
+  EXPECT_DOUBLE_EQ(at[0].OriginalX(144), 90);
+  EXPECT_DOUBLE_EQ(at[0].OriginalY(144), 40);
+  EXPECT_DOUBLE_EQ(at[0].OriginalY(10), 0);     // in the padding: clamped to the image
+  EXPECT_DOUBLE_EQ(at[0].OriginalY(300), 100);
+}
+
+TEST(PreprocessTest, PlainResizeAndCenterCropReportWhereTheImageWent) {
+  ImagePreprocess p = Identity();
+  std::vector<ImagePlacement> at;
+  ASSERT_TRUE(PreprocessImages(p, Pixels(1, 112, 448, [](int, int, int) {
+                                 return std::array<uint8_t, 3>{1, 2, 3};
+                               }), &at).ok());
+  EXPECT_DOUBLE_EQ(at[0].scale_x, 0.5);  // stretched: each axis on its own
+  EXPECT_DOUBLE_EQ(at[0].scale_y, 2.0);
+  EXPECT_DOUBLE_EQ(at[0].OriginalX(224), 448);
+  EXPECT_DOUBLE_EQ(at[0].OriginalY(112), 56);
+  p.resize = ImagePreprocess::Resize::kShorterSideCrop;
+  p.resize_shorter = 256;
+  ASSERT_TRUE(PreprocessImages(p, Pixels(1, 100, 200, [](int, int, int) {
+                                 return std::array<uint8_t, 3>{1, 2, 3};
+                               }), &at).ok());
+  // 200x100 -> 512x256, crop offset (144, 16): model x 0 is original x 144 / 2.56 = 56.25.
+  EXPECT_DOUBLE_EQ(at[0].scale_x, 2.56);
+  EXPECT_EQ(at[0].left, -144);
+  EXPECT_EQ(at[0].top, -16);
+  EXPECT_DOUBLE_EQ(at[0].OriginalX(0), 56.25);
+}
+
 }  // namespace
 }  // namespace batchwise

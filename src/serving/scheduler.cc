@@ -357,6 +357,13 @@ Status Scheduler::Infer(InferRequest request, InferCallback done) {
   return model->Route(&prepared.request, prepared.batch_size);
 }
 
+Status Scheduler::CheckAdmission(const std::string& model, int batch_size,
+                                 TimePoint received) const {
+  std::shared_ptr<ModelRuntime> runtime = Find(model);
+  if (runtime == nullptr) return NotFound("unknown model '" + model + "'");
+  return runtime->CheckAdmission(batch_size, received);
+}
+
 // --- Re-placement ---
 
 std::optional<MoveRecord> Scheduler::RebalanceOnce() {

@@ -145,6 +145,12 @@ class Scheduler {
   // UNAVAILABLE (queue full: retry).
   Status Infer(InferRequest request, InferCallback done);
 
+  // Whether Infer() would refuse a request of `batch_size` samples of `model` that began to arrive
+  // at `received`, judged before the request's tensors are here (ModelRuntime::CheckAdmission):
+  // OK, NOT_FOUND, FAILED_PRECONDITION (not ready) or UNAVAILABLE (full queue, or by time). A
+  // refusal is counted as Infer()'s are; after an OK, Infer() decides again when the request comes.
+  Status CheckAdmission(const std::string& model, int batch_size, TimePoint received) const;
+
   // One step of re-placement: feeds every processor's workload, and the busy share of each
   // instance there, to the Rebalancer; when it proposes a move that helps (its after-move rule,
   // placement/rebalancer.h), moves that instance from the hot processor to the cold one (start

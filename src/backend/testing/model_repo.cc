@@ -23,6 +23,7 @@ EngineOptions ReferenceModel::Options(EngineKind kind, ExecutionTarget target) c
   o.target = std::move(target);
   o.inputs = inputs;
   o.outputs = outputs;
+  o.optimize_for_inference = optimize_for_inference;
   return o;
 }
 
@@ -33,6 +34,9 @@ Result<ReferenceModel> LoadReferenceModel(const std::string& name) {
   BW_ASSIGN_OR_RETURN(ModelConfig config, LoadModelConfig(m.dir));
   m.inputs = config.inputs;
   m.outputs = config.outputs;
+  if (const ModelEngineFile* ts = config.FindEngine(EngineKind::kTorchScript)) {
+    m.optimize_for_inference = ts->optimize_for_inference;
+  }
   BW_ASSIGN_OR_RETURN(ReferenceTensors ref, LoadReferenceTensors(m.dir));
   m.ref_inputs = std::move(ref.inputs);
   m.ref_outputs = std::move(ref.outputs);

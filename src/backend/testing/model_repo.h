@@ -20,6 +20,8 @@ struct ReferenceModel {
   std::vector<TensorSpec> outputs;
   std::vector<Tensor> ref_inputs;
   std::vector<Tensor> ref_outputs;
+  // The config's engines.torchscript.optimize_for_inference (EngineOptions' field).
+  bool optimize_for_inference = true;
 
   std::string File(EngineKind kind) const;
   // Options for `kind` on `target` with this model's file and specs.

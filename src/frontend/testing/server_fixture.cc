@@ -80,9 +80,14 @@ FakeModelServer::~FakeModelServer() {
 }
 
 ServerOptions RealMlpServerOptions(const std::string& table_subdir, int grpc_port) {
+  return RealModelServerOptions("mlp_forecaster", table_subdir, grpc_port);
+}
+
+ServerOptions RealModelServerOptions(const std::string& model, const std::string& table_subdir,
+                                     int grpc_port) {
   ServerOptions o;
   o.model_repository = ModelsDir();
-  o.models = {"mlp_forecaster"};
+  o.models = {model};
   o.processors = "cpu:*";
   o.profiles_dir = "";
   o.http.port = 0;

@@ -65,5 +65,8 @@ class FakeModelServer {
 // 500 us wait, HTTP on an ephemeral port, no metrics listener, no re-placement), its tables in
 // <tmp>/<table_subdir>; `grpc_port` as in FakeServerOptions. The caller creates the Server.
 ServerOptions RealMlpServerOptions(const std::string& table_subdir, int grpc_port = -1);
+// The same for any generated model.
+ServerOptions RealModelServerOptions(const std::string& model, const std::string& table_subdir,
+                                     int grpc_port = -1);
 
 }  // namespace batchwise::testing

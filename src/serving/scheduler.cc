@@ -588,7 +588,9 @@ Result<json> Scheduler::StatsJson(const std::string& model) const {
     stats.push_back(m->stats().ToJson(model, m->config().version));
   } else {
     std::lock_guard<std::mutex> l(models_mu_);
-    for (const auto& [name, m] : models_) stats.push_back(m->stats().ToJson(name, m->config().version));
+    for (const auto& [name, m] : models_) {
+      stats.push_back(m->stats().ToJson(name, m->config().version));
+    }
   }
   return json{{"model_stats", stats}};
 }

@@ -111,7 +111,12 @@ OnnxEngine::~OnnxEngine() {
 Status OnnxEngine::LoadOnWorker() {
   BW_ASSIGN_OR_RETURN(pool_, InstancePool::Create(target_.cores, target_.num_threads));
   InstancePool::BindToCurrentThread(pool_.get());
-  return CatchCv(StatusCode::kInvalidArgument, "cannot load ONNX model " + path_, [&] {
+  // The ONNX engine is OpenCV's DNN module, not ONNX Runtime: its errors say so, so that an
+  // operator it lacks is not mistaken for a broken file.
+  return CatchCv(StatusCode::kInvalidArgument,
+                 "OpenCV DNN " CV_VERSION " cannot load ONNX model " + path_ +
+                     " (supported opsets and operators: docs/model-repository.md)",
+                 [&] {
     net_ = cv::dnn::readNetFromONNX(path_);
     if (net_.empty()) return InvalidArgument("cannot load ONNX model " + path_ + ": empty network");
     net_.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
@@ -131,7 +136,11 @@ Status OnnxEngine::WarmUpOnWorker() {
   for (const auto& s : outputs_) output_names_.push_back(s.name);
   std::vector<Tensor> outs;
   Status s = ForwardOnWorker(zeros, &outs);
-  if (!s.ok()) return InvalidArgument(s.message() + " (model " + path_ + " does not match its config)");
+  if (!s.ok()) {
+    return InvalidArgument(s.message() + " (OpenCV DNN " CV_VERSION " cannot run model " + path_ +
+                           ": it uses an operator or opset OpenCV DNN does not support (see "
+                           "docs/model-repository.md), or its inputs do not match its config)");
+  }
   for (size_t i = 0; i < outputs_.size(); ++i) {
     if (outputs_[i].shape.empty()) outputs_[i].shape = outs[i].shape(), outputs_[i].shape[0] = -1;
   }

@@ -267,7 +267,7 @@ Status EncodeGrpcInferResponse(const InferResponse& response, inference::ModelIn
                         WriteSharedMemoryOutputs(response.outputs, *shared_memory));
   }
   out.set_model_name(response.model);
-  out.set_model_version("1");
+  out.set_model_version(std::to_string(response.model_version));
   out.set_id(response.id);
   (*out.mutable_parameters())["processor"] = StringParameter(response.processor);
   (*out.mutable_parameters())["simulated"] = BoolParameter(response.simulated);

@@ -180,7 +180,7 @@ Status ParseInferRequest(const grpc::ByteBuffer& raw, ModelInferRequest& out) {
 Status SubmitInfer(InferenceService& service, ModelInferRequest& request, InferDone done) {
   const std::string& model = request.model_name();
   BW_RETURN_IF_ERROR(InferenceService::CheckModelName(model));
-  BW_RETURN_IF_ERROR(InferenceService::CheckModelVersion(model, request.model_version()));
+  BW_RETURN_IF_ERROR(service.CheckModelVersion(model, request.model_version()));
   BW_RETURN_IF_ERROR(service.CheckLoaded(model));
   SharedMemoryOutputs targets;
   BW_ASSIGN_OR_RETURN(InferRequest decoded,

@@ -110,6 +110,18 @@ std::optional<std::string> Authorization(const CallbackServerContext& ctx) {
   return std::string(it->second.data(), it->second.size());
 }
 
+// Triton's load parameter "config" (a model config in Triton's JSON form, as string_param),
+// what HTTP's {"parameters": {"config": ...}} carries; "" when absent (the folder's config).
+Result<std::string> LoadConfigParameter(const RepositoryModelLoadRequest& request) {
+  auto it = request.parameters().find("config");
+  if (it == request.parameters().end()) return std::string();
+  if (it->second.parameter_choice_case() != ModelRepositoryParameter::kStringParam ||
+      it->second.string_param().empty()) {
+    return InvalidArgument("parameters.config must be a model config as a JSON string");
+  }
+  return it->second.string_param();
+}
+
 Status CheckRepositoryName(const std::string& repository) {
   if (repository.empty()) return Status::Ok();
   return Unimplemented("repository_name is not supported: Batchwise serves one repository");
@@ -212,8 +224,11 @@ class GrpcHandlers final : public ServiceBase {
   ServerUnaryReactor* RepositoryModelLoad(CallbackServerContext* ctx,
                                           const RepositoryModelLoadRequest* request,
                                           RepositoryModelLoadResponse*) override {
+    auto config_json = LoadConfigParameter(*request);
+    if (!config_json.ok()) return Answer(ctx, "RepositoryModelLoad", config_json.status());
     return Repository(ctx, "RepositoryModelLoad", InferenceService::RepositoryAction::kLoad,
-                      request->repository_name(), request->model_name());
+                      request->repository_name(), request->model_name(),
+                      std::move(config_json).value());
   }
 
   ServerUnaryReactor* RepositoryModelUnload(CallbackServerContext* ctx,
@@ -287,24 +302,28 @@ class GrpcHandlers final : public ServiceBase {
  private:
   Status CheckModel(const std::string& model, const std::string& version) const {
     BW_RETURN_IF_ERROR(InferenceService::CheckModelName(model));
-    return InferenceService::CheckModelVersion(model, version);
+    return service_.CheckModelVersion(model, version);
   }
 
   // Load or unload as HTTP's repository routes do: the same authorization, then the admin
   // thread; the call is finished from there, so no gRPC thread waits for the load.
   ServerUnaryReactor* Repository(CallbackServerContext* ctx, const char* method,
                                  InferenceService::RepositoryAction action,
-                                 const std::string& repository, const std::string& model) {
+                                 const std::string& repository, const std::string& model,
+                                 std::string config_json = "") {
     const std::optional<std::string> authorization = Authorization(*ctx);
     Status s = service_.AuthorizeAdmin(authorization ? &*authorization : nullptr);
     if (s.ok()) s = CheckRepositoryName(repository);
     if (s.ok()) s = InferenceService::CheckModelName(model);
     if (!s.ok()) return Answer(ctx, method, s);
     ServerUnaryReactor* reactor = ctx->DefaultReactor();
-    service_.PostRepositoryAction(action, model, [this, reactor, method](Status done) {
-      Record(method, done);
-      reactor->Finish(ToGrpcStatus(done));
-    });
+    service_.PostRepositoryAction(
+        action, model,
+        [this, reactor, method](Status done) {
+          Record(method, done);
+          reactor->Finish(ToGrpcStatus(done));
+        },
+        std::move(config_json));
     return reactor;
   }
 

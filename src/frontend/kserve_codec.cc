@@ -519,7 +519,7 @@ Result<EncodedResponse> EncodeInferResponse(const InferResponse& response,
   out.reserve(256);
   out += "{\"model_name\":";
   AppendString(out, response.model);
-  out += ",\"model_version\":\"1\"";
+  out += ",\"model_version\":\"" + std::to_string(response.model_version) + "\"";
   if (!response.id.empty()) {
     out += ",\"id\":";
     AppendString(out, response.id);

@@ -58,7 +58,7 @@ struct EncodedResponse {
   std::optional<size_t> json_size;
 };
 
-// Encodes a response: "model_name", "model_version" ("1"), "id", "parameters" (where it ran,
+// Encodes a response: "model_name", "model_version" (the version that served), "id", "parameters" (where it ran,
 // whether simulated), "outputs" as JSON data or binary per `encoding`; the outputs in
 // `encoding.shared_memory` are written there and answered with parameters
 // "shared_memory_region" and "shared_memory_byte_size" (the bytes written) instead of data.

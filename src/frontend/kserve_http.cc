@@ -34,6 +34,7 @@ struct KServeHttp::Route {
   std::string view;   // kBatchwise: "placements", "processors", "models"
   std::string method = "GET";
   std::string endpoint;  // metrics label
+  std::string version;   // /v2/models/<m>/versions/<v>/...: <v>; else empty
 };
 
 namespace {
@@ -102,10 +103,10 @@ Result<Route> ModelRoute(const std::vector<std::string_view>& s) {
   Route r;
   BW_ASSIGN_OR_RETURN(r.model, ModelName(s[2]));
   size_t next = 3;
+  std::string version;  // checked against the loaded model's when dispatched
   if (s.size() > 3 && s[3] == "versions") {
     if (s.size() < 5) return NotFound("no route: a version is missing after /versions");
-    // Versions: "1" (Batchwise serves one version per model); non-numeric: 400.
-    BW_RETURN_IF_ERROR(InferenceService::CheckModelVersion(r.model, std::string(s[4])));
+    version = std::string(s[4]);
     next = 5;
   }
   if (s.size() > next + 1) return NotFound("no such route");
@@ -122,6 +123,7 @@ Result<Route> ModelRoute(const std::vector<std::string_view>& s) {
     r = {Kind::kStats, r.model, "", "GET", "stats"};
   else
     return NotFound("no such route: /" + std::string(leaf));
+  r.version = std::move(version);
   return r;
 }
 
@@ -152,6 +154,22 @@ Result<Route> ParseRoute(std::string_view path) {
     return Route{Kind::kBatchwise, "", std::string(s[2]), "GET", "batchwise"};
   }
   return NotFound("no such route: " + std::string(path));
+}
+
+// Triton's load request body: {"parameters": {"config": "<model config as JSON>"}}; an empty
+// body or one without it loads the folder's config ("" here).
+Result<std::string> LoadConfigParameter(const std::string& body) {
+  if (body.empty()) return std::string();
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return InvalidArgument("load request body is not a JSON object");
+  }
+  if (!j.contains("parameters") || !j["parameters"].contains("config")) return std::string();
+  const json& c = j["parameters"]["config"];
+  if (!c.is_string() || c.get<std::string>().empty()) {
+    return InvalidArgument("parameters.config must be a model config as a JSON string");
+  }
+  return c.get<std::string>();
 }
 
 // "model=<name>" from a query string, or empty.
@@ -228,6 +246,9 @@ void KServeHttp::Handle(HttpRequest request, Responder respond) {
                   Error(TransportError::kMethodNotAllowed, request.method + " is not allowed on " +
                                                                request.path + " (use " +
                                                                route->method + ")"));
+  }
+  if (Status v = service_.CheckModelVersion(route->model, route->version); !v.ok()) {
+    return Answer(respond, route->endpoint, Error(v));
   }
   bool answered = false;
   HttpResponse r = Dispatch(*route, request, respond, answered);
@@ -401,11 +422,17 @@ void KServeHttp::Repository(const Route& route, const HttpRequest& request,
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return Answer(respond, "repository", std::move(r));
   }
-  const auto action = route.kind == Kind::kLoad ? InferenceService::RepositoryAction::kLoad
-                                                : InferenceService::RepositoryAction::kUnload;
-  service_.PostRepositoryAction(action, route.model, [this, respond](Status s) {
-    Answer(respond, "repository", s.ok() ? Json(json::object()) : Error(s));
-  });
+  const bool load = route.kind == Kind::kLoad;
+  auto config_json = load ? LoadConfigParameter(*request.body) : Result<std::string>("");
+  if (!config_json.ok()) return Answer(respond, "repository", Error(config_json.status()));
+  service_.PostRepositoryAction(
+      load ? InferenceService::RepositoryAction::kLoad
+           : InferenceService::RepositoryAction::kUnload,
+      route.model,
+      [this, respond](Status s) {
+        Answer(respond, "repository", s.ok() ? Json(json::object()) : Error(s));
+      },
+      std::move(config_json).value());
 }
 
 }  // namespace batchwise

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "repository/triton_config.h"
+
 namespace batchwise {
 namespace fs = std::filesystem;
 namespace {
@@ -345,6 +347,13 @@ Status ModelConfig::CheckShape(const TensorSpec& spec, const Shape& shape) const
     return InvalidArgument("input '" + spec.name + "' has shape " + ShapeToString(shape) +
                            ", model '" + name + "' expects " + ShapeToString(spec.shape));
   }
+  if (!batch_dimension && shape[0] != 1) {
+    Shape full = spec.shape;
+    full[0] = 1;
+    return InvalidArgument("input '" + spec.name + "' has shape " + ShapeToString(shape) +
+                           ", model '" + name + "' has no batch dimension (max_batch_size 0) " +
+                           "and takes " + ShapeToString(full));
+  }
   if (shape[0] > max_batch_size) {
     return InvalidArgument("input '" + spec.name + "' has batch " + std::to_string(shape[0]) +
                            ", above model '" + name + "' max_batch_size " +
@@ -389,16 +398,38 @@ Result<ModelConfig> ParseModelConfig(const nlohmann::json& j, const std::string&
 
 Result<ModelConfig> LoadModelConfig(const std::string& folder) {
   std::string path = (fs::path(folder) / "config.json").string();
+  const std::string pbtxt = (fs::path(folder) / "config.pbtxt").string();
+  std::error_code ec;
+  const bool has_json = fs::exists(path, ec);
+  if (fs::exists(pbtxt, ec)) {
+    if (has_json) {
+      return InvalidArgument(folder + " holds both config.json and config.pbtxt; keep one");
+    }
+    path = pbtxt;
+  }
   std::ifstream in(path);
   if (!in) return NotFound("no model config at " + path);
-  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return InvalidArgument(path + ": not valid JSON");
-  auto c = ParseModelConfig(j, folder);
-  if (!c.ok()) return c.status().WithContext(path);
+  Result<ModelConfig> c = NotFound(path);
+  if (path == pbtxt) {
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    c = ParseTritonConfigText(text, folder, path);
+    if (!c.ok()) return c.status();
+  } else {
+    nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return InvalidArgument(path + ": not valid JSON");
+    c = ParseModelConfig(j, folder);
+    if (!c.ok()) return c.status().WithContext(path);
+  }
   if (c->name != fs::path(folder).filename().string()) {
     return InvalidArgument(path + ": name '" + c->name + "' differs from its folder name");
   }
   return c;
+}
+
+bool IsModelFolder(const std::string& folder) {
+  std::error_code ec;
+  return fs::exists(fs::path(folder) / "config.json", ec) ||
+         fs::exists(fs::path(folder) / "config.pbtxt", ec);
 }
 
 Result<std::vector<std::string>> ListModelFolders(const std::string& root) {
@@ -406,7 +437,7 @@ Result<std::vector<std::string>> ListModelFolders(const std::string& root) {
   if (!fs::is_directory(root, ec)) return NotFound("model repository " + root + " is not a folder");
   std::vector<std::string> out;
   for (const auto& entry : fs::directory_iterator(root, ec)) {
-    if (entry.is_directory() && fs::exists(entry.path() / "config.json")) {
+    if (entry.is_directory() && IsModelFolder(entry.path().string())) {
       out.push_back(entry.path().string());
     }
   }

@@ -1,4 +1,5 @@
-// ModelConfig: one model's configuration, read from <repository>/<model>/config.json.
+// ModelConfig: one model's configuration, read from <repository>/<model>/config.json or from
+// Triton's <repository>/<model>/config.pbtxt (repository/triton_config.h).
 //
 // The format is documented in docs/model-repository.md. Plain value type; parsing is a pure
 // function of the JSON and the folder it came from.
@@ -99,6 +100,10 @@ struct ModelConfig {
   std::string kind;  // informational ("image_classification", "pv_forecast")
   std::string folder;
   int max_batch_size = 1;
+  // False for Triton's max_batch_size 0 (no batch dimension): the tensors' full shapes start with
+  // 1, which serves as the batch dimension of a model that runs each request alone
+  // (max_batch_size 1, batch size fixed at 1); reported as max_batch_size 0 with full dims.
+  bool batch_dimension = true;
   std::vector<TensorSpec> inputs;   // shapes with -1 as the batch dimension
   std::vector<TensorSpec> outputs;
   // Engines the model has files for, in order of preference (torchscript, then onnx, unless the
@@ -114,6 +119,10 @@ struct ModelConfig {
   std::optional<ImagePreprocess> preprocess;
   std::optional<ClassificationPostprocess> postprocess;
   std::optional<DetectionPostprocess> detection;  // "postprocess" of type "detection"
+  // The version that serves (one instance per model) and the versions the config's
+  // version_policy selects (a Triton folder's numeric sub-folders); 1 for config.json.
+  int64_t version = 1;
+  std::vector<int64_t> versions = {1};
 
   const ModelEngineFile* FindEngine(EngineKind kind) const;
   // Index of the declared input/output of that name; -1 if none.
@@ -124,10 +133,13 @@ struct ModelConfig {
 };
 
 Result<ModelConfig> ParseModelConfig(const nlohmann::json& j, const std::string& folder);
-// Reads and parses <folder>/config.json; errors name the file.
+// Reads and parses <folder>/config.json or <folder>/config.pbtxt (a folder with both is refused);
+// errors name the file.
 Result<ModelConfig> LoadModelConfig(const std::string& folder);
 
-// The model folders under `root` that hold a config.json, sorted by name.
+// `folder` holds a config.json or a config.pbtxt.
+bool IsModelFolder(const std::string& folder);
+// The model folders under `root` that hold a config.json or config.pbtxt, sorted by name.
 Result<std::vector<std::string>> ListModelFolders(const std::string& root);
 
 }  // namespace batchwise

@@ -12,6 +12,7 @@
 
 #include "backend/engine.h"
 #include "common/thread_annotations.h"
+#include "repository/triton_config.h"
 
 namespace batchwise {
 
@@ -58,11 +59,23 @@ class InferenceService::AdminQueue {
 
 namespace {
 
-std::vector<TritonTensorConfig> TritonTensors(const std::vector<TensorSpec>& specs) {
+// A model without a batch dimension (ModelConfig::batch_dimension false) takes its tensors with
+// their full shapes: the leading dimension Batchwise batches on is 1.
+std::vector<TensorSpec> FullShapes(std::vector<TensorSpec> specs, bool batch_dimension) {
+  if (batch_dimension) return specs;
+  for (auto& t : specs) {
+    if (!t.shape.empty()) t.shape[0] = 1;
+  }
+  return specs;
+}
+
+// Triton's dims: without the batch dimension, or the full shape when there is none.
+std::vector<TritonTensorConfig> TritonTensors(const std::vector<TensorSpec>& specs,
+                                              bool batch_dimension) {
   std::vector<TritonTensorConfig> out;
-  for (const auto& t : specs) {
-    Shape dims(t.shape.begin() + (t.shape.empty() ? 0 : 1), t.shape.end());  // without batch
-    out.push_back({t.name, t.dtype, std::move(dims)});
+  for (const auto& t : FullShapes(specs, batch_dimension)) {
+    const size_t skip = batch_dimension && !t.shape.empty() ? 1 : 0;
+    out.push_back({t.name, t.dtype, Shape(t.shape.begin() + skip, t.shape.end())});
   }
   return out;
 }
@@ -113,9 +126,7 @@ Status InferenceService::CheckLoaded(const std::string& model) const {
 }
 
 bool InferenceService::InRepository(const std::string& model) const {
-  std::error_code ec;
-  return std::filesystem::exists(
-      std::filesystem::path(options_.model_repository) / model / "config.json", ec);
+  return IsModelFolder((std::filesystem::path(options_.model_repository) / model).string());
 }
 
 // --- Names and versions ---
@@ -127,16 +138,16 @@ Status InferenceService::CheckModelName(const std::string& model) {
   return Status::Ok();
 }
 
-Status InferenceService::CheckModelVersion(const std::string& model, const std::string& version) {
+Status InferenceService::CheckModelVersion(const std::string& model,
+                                           const std::string& version) const {
   if (version.empty()) return Status::Ok();
   bool numeric = version.size() <= 18;
   for (char c : version) numeric = numeric && c >= '0' && c <= '9';
   if (!numeric) return InvalidArgument("model version '" + version + "' is not a number");
-  if (std::stoll(version) != 1) {
-    return NotFound("model '" + model + "' has no version " + version +
-                    " (Batchwise serves version 1)");
-  }
-  return Status::Ok();
+  auto config = scheduler_.LoadedConfig(model);
+  if (!config.ok() || std::stoll(version) == config->version) return Status::Ok();
+  return NotFound("model '" + model + "' has no version " + version + " loaded (it serves version " +
+                  std::to_string(config->version) + "; Batchwise serves one version per model)");
 }
 
 // --- Metadata, configuration, statistics ---
@@ -151,17 +162,20 @@ const std::vector<std::string>& InferenceService::Extensions() {
 
 Result<ModelMetadata> InferenceService::Metadata(const std::string& model) const {
   BW_ASSIGN_OR_RETURN(ModelConfig c, scheduler_.LoadedConfig(model));
-  return ModelMetadata{c.name, {"1"}, PlatformName(c), c.inputs, c.outputs};
+  return ModelMetadata{c.name, {std::to_string(c.version)}, PlatformName(c),
+                       FullShapes(c.inputs, c.batch_dimension),
+                       FullShapes(c.outputs, c.batch_dimension)};
 }
 
 Result<ModelConfig> InferenceService::LoadedModel(const std::string& model) const {
   return scheduler_.LoadedConfig(model);
 }
 
+// The engine that runs the model, by name: the ONNX engine is OpenCV's DNN module, not ONNX
+// Runtime, so it is not reported as onnxruntime_onnx (docs/model-repository.md).
 std::string InferenceService::PlatformName(const ModelConfig& config) {
   if (config.engines.empty()) return "batchwise";
-  return config.engines[0].engine == EngineKind::kTorchScript ? "pytorch_libtorch"
-                                                              : "onnxruntime_onnx";
+  return config.engines[0].engine == EngineKind::kTorchScript ? "pytorch_libtorch" : "opencv_dnn";
 }
 
 Result<TritonModelConfig> InferenceService::TritonConfig(const std::string& model) const {
@@ -171,10 +185,10 @@ Result<TritonModelConfig> InferenceService::TritonConfig(const std::string& mode
   t.platform = PlatformName(c);
   t.backend = c.engines.empty()                                 ? "batchwise"
               : c.engines[0].engine == EngineKind::kTorchScript ? "pytorch"
-                                                                : "onnxruntime";
-  t.max_batch_size = c.max_batch_size;
-  t.inputs = TritonTensors(c.inputs);
-  t.outputs = TritonTensors(c.outputs);
+                                                                : "opencv";
+  t.max_batch_size = c.batch_dimension ? c.max_batch_size : 0;  // 0: no batch dimension
+  t.inputs = TritonTensors(c.inputs, c.batch_dimension);
+  t.outputs = TritonTensors(c.outputs, c.batch_dimension);
   for (const auto& i : scheduler_.Instances(model)) {
     t.instance_groups.push_back({i.processor, i.simulated ? "KIND_MODEL" : "KIND_CPU", 1});
   }
@@ -226,10 +240,11 @@ Result<std::vector<InferenceService::RepositoryEntry>> InferenceService::Reposit
   for (const auto& folder : folders) {
     RepositoryEntry e;
     e.name = std::filesystem::path(folder).filename().string();
-    const bool loaded = scheduler_.IsLoaded(e.name);
-    if (ready_only && !loaded) continue;
-    e.state = loaded ? "READY" : "UNAVAILABLE";
-    if (!loaded) e.reason = ClientMessage(FailedLoad(e.name).value_or("unloaded"));
+    auto loaded = scheduler_.LoadedConfig(e.name);
+    if (ready_only && !loaded.ok()) continue;
+    if (loaded.ok()) e.version = std::to_string(loaded->version);
+    e.state = loaded.ok() ? "READY" : "UNAVAILABLE";
+    if (!loaded.ok()) e.reason = ClientMessage(FailedLoad(e.name).value_or("unloaded"));
     out.push_back(std::move(e));
   }
   return out;
@@ -249,10 +264,12 @@ Status InferenceService::AuthorizeAdmin(const std::string* authorization) const 
 }
 
 void InferenceService::PostRepositoryAction(RepositoryAction action, std::string model,
-                                            std::function<void(Status)> done) {
-  admin_->Post([this, action, model = std::move(model), done = std::move(done)] {
+                                            std::function<void(Status)> done,
+                                            std::string config_json) {
+  admin_->Post([this, action, model = std::move(model), done = std::move(done),
+                config_json = std::move(config_json)] {
     const bool load = action == RepositoryAction::kLoad;
-    Status s = load ? LoadFromRepository(model) : Unload(model);
+    Status s = load ? LoadFromRepository(model, config_json) : Unload(model);
     spdlog::info("repository {} '{}': {}", load ? "load" : "unload", model, s.ToString());
     done(std::move(s));
   });
@@ -275,8 +292,9 @@ Status InferenceService::Unload(const std::string& model) {
   return forgotten && s.code() == StatusCode::kNotFound ? Status::Ok() : s;
 }
 
-Status InferenceService::LoadFromRepository(const std::string& model) {
-  Status s = LoadFolder(model);
+Status InferenceService::LoadFromRepository(const std::string& model,
+                                            const std::string& config_json) {
+  Status s = LoadFolder(model, config_json);
   const bool serving = scheduler_.IsLoaded(model);
   const bool known = serving || InRepository(model);  // a name not in it is a typo, not a failure
   std::lock_guard<std::mutex> l(failed_mu_);
@@ -288,10 +306,11 @@ Status InferenceService::LoadFromRepository(const std::string& model) {
   return s;
 }
 
-Status InferenceService::LoadFolder(const std::string& model) {
+Status InferenceService::LoadFolder(const std::string& model, const std::string& config_json) {
   const std::string folder = (std::filesystem::path(options_.model_repository) / model).string();
   const bool reload = scheduler_.IsLoaded(model);
-  auto config = LoadModelConfig(folder);
+  auto config =
+      config_json.empty() ? LoadModelConfig(folder) : LoadModelConfigFromJson(folder, config_json);
   Status s;
   if (!config.ok()) {
     s = config.status().code() == StatusCode::kNotFound

@@ -35,7 +35,8 @@
 
 namespace batchwise {
 
-// A model's metadata (KServe v2 model metadata): its tensors with the batch dimension as -1.
+// A model's metadata (KServe v2 model metadata): its tensors with the batch dimension as -1, or
+// their full shapes for a model without one (Triton's max_batch_size 0).
 struct ModelMetadata {
   std::string name;
   std::vector<std::string> versions;
@@ -48,7 +49,7 @@ struct ModelMetadata {
 struct TritonTensorConfig {
   std::string name;
   DataType dtype = DataType::kFp32;
-  Shape dims;  // without the batch dimension
+  Shape dims;  // without the batch dimension; the full shape when max_batch_size is 0
 };
 
 // One instance group of Triton's model configuration: Batchwise reports one per instance.
@@ -64,10 +65,10 @@ struct TritonInstanceGroup {
 // /v2/batchwise/models), every input's format FORMAT_NONE.
 struct TritonModelConfig {
   std::string name;
-  std::string platform;  // "pytorch_libtorch", "onnxruntime_onnx" or "batchwise"
-  std::string backend;   // "pytorch", "onnxruntime" or "batchwise"
+  std::string platform;  // "pytorch_libtorch", "opencv_dnn" (the ONNX engine) or "batchwise"
+  std::string backend;   // "pytorch", "opencv" or "batchwise"
   uint32_t latest_versions = 1;
-  int max_batch_size = 0;
+  int max_batch_size = 0;  // 0: the model has no batch dimension
   std::vector<TritonTensorConfig> inputs;
   std::vector<TritonTensorConfig> outputs;
   std::vector<TritonInstanceGroup> instance_groups;
@@ -123,9 +124,11 @@ class InferenceService {
   // INVALID_ARGUMENT unless `model` is usable as a repository folder name (no separators, no "."
   // or "..", no control bytes).
   static Status CheckModelName(const std::string& model);
-  // `version` empty or "1" (Batchwise serves one version); non-numeric INVALID_ARGUMENT, another
-  // number NOT_FOUND.
-  static Status CheckModelVersion(const std::string& model, const std::string& version);
+  // `version` empty or the version the loaded `model` serves (ModelConfig::version: the highest
+  // its version_policy selects among its version folders; 1 for config.json). Non-numeric
+  // INVALID_ARGUMENT; another number NOT_FOUND naming it (Batchwise serves one version per
+  // model). When `model` is not loaded any number passes: the call then answers that.
+  Status CheckModelVersion(const std::string& model, const std::string& version) const;
   // The system shared-memory regions clients registered (both protocols share them).
   SharedMemoryRegistry& shared_memory() { return shared_memory_; }
 
@@ -175,7 +178,7 @@ class InferenceService {
   // One model of the repository index.
   struct RepositoryEntry {
     std::string name;
-    std::string version = "1";
+    std::string version = "1";  // the one it serves when loaded
     std::string state;   // "READY" (loaded) or "UNAVAILABLE"
     std::string reason;  // empty when READY; "unloaded", or why its last load failed
   };
@@ -189,23 +192,26 @@ class InferenceService {
   // loaded (the answer of a failed reload says so: the loaded one keeps serving), with
   // Options::overcommit. Startup and the repository extension both load through it; a failure
   // that leaves the model unloaded is kept (readiness, the repository index) until the model
-  // loads or is unloaded. Blocks for the load.
-  Status LoadFromRepository(const std::string& model);
+  // loads or is unloaded. Blocks for the load. `config_json`: Triton's load parameter "config"
+  // (a model config in Triton's JSON form), which replaces the folder's config file for this
+  // load; empty: the folder's.
+  Status LoadFromRepository(const std::string& model, const std::string& config_json = "");
   // Unloads `model` (draining it) and forgets a failed load of it.
   Status Unload(const std::string& model);
   enum class RepositoryAction { kLoad, kUnload };
   // Runs LoadFromRepository or Unload of `model` on the admin thread (one action at a time, off
   // the protocols' threads, which it never blocks) and calls `done` there with its answer.
-  // The caller has authorized the request and checked the model name.
+  // The caller has authorized the request and checked the model name; `config_json` as in
+  // LoadFromRepository (a load's only).
   void PostRepositoryAction(RepositoryAction action, std::string model,
-                            std::function<void(Status)> done);
+                            std::function<void(Status)> done, std::string config_json = "");
 
   class AdminQueue;
 
  private:
   bool InRepository(const std::string& model) const;
   // LoadFromRepository without the bookkeeping of failures.
-  Status LoadFolder(const std::string& model);
+  Status LoadFolder(const std::string& model, const std::string& config_json);
   // Why `model`'s last load failed, if it did and it is still not loaded.
   std::optional<std::string> FailedLoad(const std::string& model) const;
 

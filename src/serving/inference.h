@@ -36,6 +36,7 @@ struct InferRequest {
 struct InferResponse {
   std::string model;
   std::string id;
+  int64_t model_version = 1;  // the version that served (ModelConfig::version)
   std::vector<NamedTensor> outputs;
   std::string processor;  // where it ran ("sim:a100"); say "simulated" when `simulated`
   bool simulated = false;

@@ -163,6 +163,7 @@ Status ModelInstance::SplitOutputs(Batch& batch, const std::vector<Tensor>& outp
 InferResponse ModelInstance::MakeResponse(QueuedRequest& request) const {
   InferResponse response;
   response.model = request.model;
+  response.model_version = request.model_version;
   response.id = request.id;
   response.processor = options_.processor_id;
   response.simulated = engine_->simulated();
@@ -185,6 +186,7 @@ void ModelInstance::Complete(Status status, QueuedRequest& request, int batch_si
   InferResponse response = status.ok() ? MakeResponse(request) : InferResponse{};
   if (!status.ok()) {
     response.model = request.model;
+    response.model_version = request.model_version;
     response.id = request.id;
   }
   request.done(std::move(status), std::move(response));

@@ -27,6 +27,7 @@ namespace batchwise {
 // An accepted request on its way through a batch.
 struct QueuedRequest {
   std::string model;
+  int64_t model_version = 1;  // ModelConfig::version
   std::string id;
   std::vector<Tensor> inputs;       // one per declared input, in declared order
   std::vector<int> output_indices;  // declared outputs to return, in the order asked for

@@ -264,6 +264,7 @@ Result<PreparedRequest> PrepareRequest(const ModelConfig& config, InferRequest r
           : SelectOutputs(config, request.requested_outputs, *r));
   if (request.timeout < Duration::zero()) return InvalidArgument("timeout must be >= 0");
   r->model = config.name;
+  r->model_version = config.version;
   r->id = std::move(request.id);
   r->timeout = request.timeout;
   r->received = request.received;

@@ -30,7 +30,7 @@ void ModelStats::RecordFailure(Duration since_accepted, bool expired) {
   (expired ? rejected_ : backend_failures_).fetch_add(1, std::memory_order_relaxed);
 }
 
-nlohmann::json ModelStats::ToJson(const std::string& name) const {
+nlohmann::json ModelStats::ToJson(const std::string& name, int64_t version) const {
   nlohmann::json batches = nlohmann::json::array();
   for (size_t b = 1; b < by_size_.size(); ++b) {
     const BatchSizeStats& s = *by_size_[b];
@@ -43,7 +43,7 @@ nlohmann::json ModelStats::ToJson(const std::string& name) const {
   const nlohmann::json failures = {{"REJECTED", rejected()},
                                    {"BACKEND", backend_failures_.load(std::memory_order_relaxed)}};
   return {{"name", name},
-          {"version", "1"},
+          {"version", std::to_string(version)},
           {"last_inference", last_inference_ms_.load(std::memory_order_relaxed)},
           {"inference_count", inference_count()},
           {"execution_count", execution_count()},

@@ -74,7 +74,7 @@ class ModelStats {
   //  "inference_stats": {...}, "batch_stats": [{"batch_size", "compute_input", ...}],
   //  "failure_reasons": {"REJECTED": n, "BACKEND": n}}; only batch sizes that ran are listed.
   //  "failure_reasons" is Batchwise's: Triton's statistics have no such field.
-  nlohmann::json ToJson(const std::string& name) const;
+  nlohmann::json ToJson(const std::string& name, int64_t version) const;
 
  private:
   std::atomic<int64_t> inference_count_{0};

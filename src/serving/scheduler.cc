@@ -585,10 +585,12 @@ Result<json> Scheduler::StatsJson(const std::string& model) const {
   if (!model.empty()) {
     auto m = Find(model);
     if (m == nullptr) return NotFound("unknown model '" + model + "'");
-    stats.push_back(m->stats().ToJson(model));
+    stats.push_back(m->stats().ToJson(model, m->config().version));
   } else {
     std::lock_guard<std::mutex> l(models_mu_);
-    for (const auto& [name, m] : models_) stats.push_back(m->stats().ToJson(name));
+    for (const auto& [name, m] : models_) {
+      stats.push_back(m->stats().ToJson(name, m->config().version));
+    }
   }
   return json{{"model_stats", stats}};
 }

@@ -139,7 +139,8 @@ TEST(TritonRepositoryTest, AModelWithoutBatchDimensionTakesFullShapesOneRequestA
   EXPECT_NE(two.body.find("no batch dimension (max_batch_size 0) and takes [1,4]"),
             std::string::npos)
       << two.body;
-  for (const auto& m : json::parse(http.Get("/v2/batchwise/models").body)["models"]) {
+  const json models = json::parse(http.Get("/v2/batchwise/models").body);
+  for (const auto& m : models["models"]) {
     if (m["name"] != "tflat") continue;
     for (const auto& b : m["batching"]) {
       EXPECT_EQ(b["policy"], "fixed") << m;

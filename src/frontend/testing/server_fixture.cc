@@ -58,6 +58,7 @@ FakeModelServer::FakeModelServer(FakeServerOptions o)
   so.scheduler.rebalance_period_ms = 0;
   so.scheduler.warmup_batches = o.warmup_batches;
   so.scheduler.batching.max_queue_size = o.max_queue_size;
+  so.scheduler.batching.controller.latency_target_micros = o.latency_target_micros;
   so.scheduler.batching.controller.policy = o.policy;
   so.scheduler.batching.max_queue_delay_micros = o.max_queue_delay_micros;
   so.scheduler.batching.controller.max_batch_size = 8;

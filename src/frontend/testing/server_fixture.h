@@ -15,6 +15,10 @@ namespace batchwise::testing {
 struct FakeServerOptions {
   FakeEngineOptions engine;
   int max_queue_size = 64;
+  // The models' latency target (the batcher's default; tiny's config sets none). Admission by
+  // time refuses against it, with predictions from the warm-up, which a slow (sanitizer) build
+  // can make long: a test that queues many requests on purpose raises it.
+  int64_t latency_target_micros = 50'000;
   std::string admin_token;
   size_t max_body_bytes = 1 << 20;
   size_t max_header_bytes = 8 * 1024;
